@@ -1,0 +1,1 @@
+"""heygen_lab: upload to HeyGen by every documented route, and know why an upload fails."""

@@ -1,0 +1,75 @@
+"""Retry policy as pure functions (no I/O, no clock of their own), tested with tables.
+
+- 429 is retried for any request: the server refused before doing anything.
+- 5xx and network errors are retried only when repeating cannot do anything twice: an idempotent
+  method, or a request carrying an ``Idempotency-Key``.
+- The delay is ``Retry-After`` when the server sends one (seconds or an HTTP date), else an
+  exponential backoff with jitter; both capped.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How many times to retry and how long to wait (seconds)."""
+
+    max_retries: int = 2
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+    jitter: bool = True
+
+
+def should_retry(
+    *, attempt: int, policy: RetryPolicy, status: int | None, network_error: bool, repeatable: bool
+) -> bool:
+    """Whether attempt number ``attempt`` (0-based) that just failed should be tried again."""
+    if attempt >= policy.max_retries:
+        return False
+    if status == 429:
+        return True
+    if network_error or (status is not None and status >= 500):
+        return repeatable
+    return False
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+def backoff(attempt: int, policy: RetryPolicy, rng: random.Random | None = None) -> float:
+    """Exponential backoff for attempt ``attempt`` (0-based), capped, with full jitter."""
+    delay = min(policy.max_delay, policy.base_delay * (2.0 ** min(attempt, 32)))
+    if policy.jitter:
+        delay *= (rng or random).uniform(0.5, 1.0)
+    return delay
+
+
+def retry_delay(
+    attempt: int, policy: RetryPolicy, retry_after: float | None, rng: random.Random | None = None
+) -> float:
+    """The wait before the next attempt: the server's ``Retry-After`` if given, capped."""
+    if retry_after is not None:
+        return min(policy.max_delay, retry_after)
+    return backoff(attempt, policy, rng)

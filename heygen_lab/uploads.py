@@ -1,0 +1,149 @@
+"""Request bodies, one builder per encoding.
+
+Each returns a :class:`Payload`: the headers to send, a description of what is sent (for
+``diagnose()`` and cassettes), and a body produced afresh for every attempt and streamed from
+the file, never held whole in memory.
+
+- ``raw``: the file's bytes, ``Content-Type`` its MIME type (v1 upload, direct-upload PUT).
+- ``multipart``: ``multipart/form-data`` (v3 upload with a part ``file``; the v1 probes that
+  reproduce the classic mistakes).
+- ``json_body``: UTF-8 JSON (everything else).
+- ``empty``: no body (probes).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
+from typing import Any, BinaryIO
+
+from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
+
+from heygen_lab.diagnose import Sent
+from heygen_lab.media import Media
+
+Progress = Callable[[int, int], None]
+"""Called with (bytes sent so far, total bytes) while a body streams."""
+
+Body = BinaryIO | bytes | MultipartEncoderMonitor | None
+
+
+@dataclass(frozen=True)
+class Payload:
+    """Headers, a description of the body, and a factory for a fresh body per attempt."""
+
+    headers: Mapping[str, str]
+    sent: Sent
+    open: Callable[[Progress | None], AbstractContextManager[Any]] = field(
+        repr=False, compare=False
+    )
+
+    def with_headers(self, headers: Mapping[str, str]) -> Payload:
+        return replace(self, headers=dict(headers))
+
+
+class _Counting:
+    """A read-only stream that reports progress and tells requests how long it is."""
+
+    def __init__(self, stream: BinaryIO, total: int, on_progress: Progress | None) -> None:
+        self._stream = stream
+        self._total = total
+        self._read = 0
+        self._on_progress = on_progress
+
+    @property
+    def len(self) -> int:
+        """Bytes not read yet: the length protocol of requests and requests-toolbelt."""
+        return self._total - self._read
+
+    def tell(self) -> int:
+        return self._read
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size)
+        self._read += len(chunk)
+        if chunk and self._on_progress is not None:
+            self._on_progress(self._read, self._total)
+        return chunk
+
+
+def raw(media: Media, *, content_type: str | None = None) -> Payload:
+    """The file itself as the body, ``Content-Type`` its MIME type (legacy v1 upload, PUT)."""
+
+    @contextmanager
+    def open_body(on_progress: Progress | None) -> Iterator[_Counting]:
+        with media.open() as stream:
+            yield _Counting(stream, media.size, on_progress)
+
+    mime = content_type or media.mime_type
+    return Payload(
+        headers={"Content-Type": mime},
+        sent=Sent(encoding="raw", content_type=mime, size=media.size),
+        open=open_body,
+    )
+
+
+def multipart(
+    media: Media, *, file_field: str = "file", fields: Mapping[str, str] | None = None
+) -> Payload:
+    """``multipart/form-data``: text ``fields`` first, then the file in a part named ``file_field``.
+
+    The boundary is drawn once per payload, so every attempt sends identical bytes.
+    """
+    if not file_field:
+        raise ValueError("file_field must be a non-empty part name, such as 'file'")
+    extra = dict(fields or {})
+    if file_field in extra:
+        raise ValueError(f"part name {file_field!r} is used by both a field and the file")
+    boundary = MultipartEncoder(fields={}).boundary_value
+
+    def encoder(stream: _Counting) -> MultipartEncoder:
+        parts: list[tuple[str, Any]] = list(extra.items())
+        parts.append((file_field, (media.name, stream, media.mime_type)))
+        return MultipartEncoder(fields=parts, boundary=boundary)
+
+    @contextmanager
+    def open_body(on_progress: Progress | None) -> Iterator[MultipartEncoderMonitor]:
+        with media.open() as stream:
+            enc = encoder(_Counting(stream, media.size, None))
+            total = enc.len
+
+            def report(monitor: MultipartEncoderMonitor) -> None:
+                if on_progress is not None:
+                    on_progress(min(monitor.bytes_read, total), total)
+
+            yield MultipartEncoderMonitor(enc, report)
+
+    content_type = f"multipart/form-data; boundary={boundary}"
+    return Payload(
+        headers={"Content-Type": content_type},
+        sent=Sent(
+            encoding="multipart",
+            parts=(*extra, file_field),
+            content_type=content_type,
+            size=media.size,
+        ),
+        open=open_body,
+    )
+
+
+def json_body(value: Any) -> Payload:
+    """A JSON body (UTF-8, compact)."""
+    data = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    return Payload(
+        headers={"Content-Type": "application/json"},
+        sent=Sent(encoding="json", content_type="application/json", size=len(data)),
+        open=lambda _progress: nullcontext(data),
+    )
+
+
+def empty(content_type: str | None = None) -> Payload:
+    """No body at all, optionally with a ``Content-Type`` (a probe of the v1 upload)."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    return Payload(
+        headers=headers,
+        sent=Sent(encoding="empty", content_type=content_type, size=0),
+        open=lambda _progress: nullcontext(b""),
+    )
