@@ -6,7 +6,8 @@
 - v3: ``{"data": {...}}``; error ``{"error": {"code", "message", "param", "doc_url"}}``.
 
 Bodies that are not envelopes at all (a gateway's HTML, an empty body, truncated JSON) decode to
-an error record whose code is ``None``: the HTTP status alone then says what went wrong.
+an error record whose code is ``None`` when the status is not 2xx: the status alone then says
+what went wrong. A 2xx without an envelope (object storage's empty 200) is a success.
 The decoder recognises the envelope by its shape, not by the URL, because HeyGen's own guides
 disagree on which envelope some legacy routes use.
 """
@@ -98,7 +99,7 @@ def decode_body(status: int, body: Any, *, request_id: str | None = None) -> Dec
         return Decoded(style=style, error=record, body=body)
 
     if not isinstance(body, dict):
-        if http_ok and body is not None:
+        if http_ok:  # e.g. object storage answering a PUT with an empty 200
             return Decoded(style="none", data=body, body=body)
         return fail("none")
 

@@ -1,0 +1,144 @@
+"""The :class:`Emulator`: two werkzeug servers (API host, upload host) in daemon threads."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import logging
+import shutil
+import tempfile
+import threading
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from .app import Service
+from .clock import Clock, ManualClock
+from .faults import Fault, FaultInjector
+from .payloads import validate_overrides
+from .plans import PlanProfile, resolve_plan
+from .state import EmulatorState
+
+__all__ = ["DEMO_KEY", "Emulator"]
+
+#: The API key every emulator accepts unless told otherwise.
+DEMO_KEY: Final = "emulator-demo-key"
+_log = logging.getLogger("heygen_lab.emulator")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """werkzeug's handler, logging to ``heygen_lab.emulator`` at debug level, not stderr."""
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        _log.debug(message, *args)
+
+
+class Emulator:
+    """A local HeyGen-compatible server; see the package docstring for routes and profiles.
+
+    ``with Emulator(plan="trial") as emu:`` starts both hosts on free loopback ports;
+    ``emu.api_base`` / ``emu.upload_base`` are their URLs. Also: ``complete_race`` (answer the
+    first ``complete`` after each PUT with 409, as HeyGen may) and ``read_timeout`` (seconds a
+    connection may stall while sending a body).
+    """
+
+    def __init__(self, *, plan: str | PlanProfile = "pro", faults: str | Sequence[Fault] = (),
+                 keys: Iterable[str] = (DEMO_KEY,), clock: Clock | None = None,
+                 storage_dir: str | Path | None = None, host: str = "127.0.0.1",
+                 api_port: int = 0, upload_port: int = 0, seed: int = 0,
+                 payload_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+                 complete_race: bool = False, read_timeout: float = 30.0) -> None:
+        self.keys = tuple(keys)
+        if not self.keys:
+            raise ValueError("Emulator needs at least one API key")
+        self.plan = resolve_plan(plan)
+        injector = FaultInjector(faults, seed)
+        overrides = validate_overrides(payload_overrides)
+        self.clock: Clock = clock if clock is not None else ManualClock()
+        self.host = host
+        self.read_timeout = read_timeout
+        self._ports = (api_port, upload_port)
+        self._owned_dir = storage_dir is None
+        self.storage_dir = Path(storage_dir) if storage_dir is not None else Path(
+            tempfile.mkdtemp(prefix="heygen-emulator-"))
+        if self._owned_dir:  # also removed if the emulator is never started or stopped
+            weakref.finalize(self, shutil.rmtree, self.storage_dir, True)
+        self.state = EmulatorState(self.plan, self.clock, self.storage_dir, seed)
+        self.state.complete_race = complete_race
+        signing_key = hashlib.sha256(f"heygen-lab-emulator:{seed}".encode()).digest()
+        self.service = Service(self.state, self.keys, injector, overrides, signing_key)
+        self.api_base = ""
+        self.upload_base = ""
+        self._servers: list[BaseWSGIServer] = []
+        self._threads: list[threading.Thread] = []
+        self._stopped = False
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> Emulator:
+        """Bind both servers and serve them in daemon threads; returns ``self``."""
+        if self._servers or self._stopped:
+            raise RuntimeError("this Emulator was already started; create a new one")
+        self.state.tmp_dir.mkdir(parents=True, exist_ok=True)
+        (self.storage_dir / "objects").mkdir(parents=True, exist_ok=True)
+        handler = type("_Handler", (_QuietHandler,), {"timeout": self.read_timeout})
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        for kind, port in zip(("api", "upload"), self._ports, strict=True):
+            server = make_server(self.host, port, self.service.wsgi(kind),  # type: ignore[arg-type]
+                                 threaded=True, request_handler=handler)
+            self._servers.append(server)
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                      name=f"heygen-emulator-{kind}", daemon=True)
+            self._threads.append(thread)
+        self.api_base, self.upload_base = (f"http://{host}:{s.server_port}" for s in self._servers)
+        self.service.api_base, self.service.upload_base = self.api_base, self.upload_base
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop both servers, wait briefly for running requests, remove owned storage."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for server in self._servers:
+            server.shutdown()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.service.wait_idle(timeout=5)
+        if self._owned_dir:
+            shutil.rmtree(self.storage_dir, ignore_errors=True)
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+        if exc is None:
+            self.check()
+        else:
+            for error in self.service.take_errors():
+                exc.add_note(f"emulator handler error meanwhile: {error!r}")
+
+    def __repr__(self) -> str:
+        return (f"Emulator(plan={self.plan.name!r}, api_base={self.api_base!r}, "
+                f"upload_base={self.upload_base!r})")
+
+    # ---------------------------------------------------------------- helpers
+    def check(self) -> None:
+        """Raise the first exception a handler raised since the last check (then forget all)."""
+        errors = self.service.take_errors()
+        if errors:
+            raise errors[0]
+
+    def client(self, **kwargs: Any) -> Any:
+        """A :class:`heygen_lab.client.HeyGenClient` pointed at this emulator."""
+        # Imported by name: the client is a separate module and the emulator must not need it.
+        client_cls: Any = importlib.import_module("heygen_lab.client").HeyGenClient
+        api_key = DEMO_KEY if DEMO_KEY in self.keys else self.keys[0]
+        return client_cls(api_key=api_key, api_base=self.api_base,
+                            upload_base=self.upload_base, **kwargs)
