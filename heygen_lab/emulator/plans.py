@@ -83,14 +83,16 @@ PLANS: Final[Mapping[str, PlanProfile]] = {
 
 
 def resolve_plan(plan: str | PlanProfile) -> PlanProfile:
-    """A built-in profile by name, or ``plan`` itself; ValueError names the valid names."""
+    """A built-in profile by name, a profile file (.yaml / .json), or ``plan`` itself;
+    ValueError names the valid names."""
     if isinstance(plan, PlanProfile):
         return plan
-    try:
+    if plan in PLANS:
         return PLANS[plan]
-    except KeyError:
-        raise ValueError(f"unknown plan {plan!r}; valid plans: {', '.join(sorted(PLANS))} "
-                         "(or a PlanProfile, e.g. from load_plan(path))") from None
+    if Path(plan).suffix in {".yaml", ".yml", ".json"} and Path(plan).is_file():
+        return load_plan(plan)
+    raise ValueError(f"unknown plan {plan!r}; valid plans: {', '.join(sorted(PLANS))}, "
+                     "or the path of a plan file (.yaml or .json)")
 
 
 def load_plan(path: str | Path) -> PlanProfile:

@@ -1,0 +1,356 @@
+"""``heygen-lab``: the toolkit's jobs from a terminal or CI.
+
+    heygen-lab upload FILE [--via auto|v3|direct|v1|...]   upload (emulator unless a key is set)
+    heygen-lab diagnose PAYLOAD [--status N] [--endpoint ID] [--url URL]
+    heygen-lab whoami                                       user and remaining quota
+    heygen-lab serve [--api-port A] [--upload-port U] [--plan NAME] [--fault SPEC] [--key KEY]
+    heygen-lab check [--mode replay|emulator|live] [--plan P] [--report F] [--baseline F]
+    heygen-lab record --target emulator|live [--only CASE]
+    heygen-lab cassettes lint [--max-age-days N]
+
+Every failure prints one readable line on stderr and exits non-zero (2 for bad usage, 1 for
+anything else); never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from heygen_lab.client import VIAS, HeyGenClient
+from heygen_lab.diagnose import Sent, diagnose
+from heygen_lab.envelopes import decode_body
+from heygen_lab.errors import HeyGenError
+from heygen_lab.media import load_media
+from heygen_lab.routes import ROUTES, route
+
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+
+
+class CLIError(Exception):
+    """A failure worth one line and an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_FAIL) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _add_target(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", choices=("auto", "emulator", "live"), default="auto",
+                   help="auto: live when HEYGEN_API_KEY is set, else the embedded emulator")
+    p.add_argument("--plan", default="pro", help="emulator plan profile (trial, pro, payg)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="heygen-lab", description="Upload to HeyGen, diagnose its errors, emulate its API.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("upload", help="upload a file by a chosen route")
+    up.add_argument("file")
+    up.add_argument("--via", choices=VIAS, default="auto")
+    up.add_argument("--content-type", default=None)
+    up.add_argument("--quiet", action="store_true", help="no progress bar or status line")
+    _add_target(up)
+
+    dg = sub.add_parser("diagnose", help="explain an error payload")
+    dg.add_argument("payload", nargs="?", help="the JSON body (read from stdin when omitted)")
+    dg.add_argument("--status", type=int, default=None, help="the HTTP status, when known")
+    dg.add_argument("--endpoint", choices=sorted(ROUTES), default=None, metavar="ID",
+                    help="the route it came from: " + ", ".join(ROUTES))
+    dg.add_argument("--url", default=None, help="the URL it came from (host and path matter)")
+    dg.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
+
+    who = sub.add_parser("whoami", help="the current user and remaining quota")
+    _add_target(who)
+
+    srv = sub.add_parser("serve", help="run the emulator until interrupted")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--api-port", type=int, default=0)
+    srv.add_argument("--upload-port", type=int, default=0)
+    srv.add_argument("--plan", default="pro")
+    srv.add_argument("--fault", action="append", default=[], metavar="SPEC")
+    srv.add_argument("--key", action="append", default=[], metavar="KEY")
+
+    chk = sub.add_parser("check", help="run the contracts and report drift (the main job)")
+    chk.add_argument("--mode", choices=("replay", "emulator", "live"), default=None,
+                     help="default: live when HEYGEN_API_KEY is set, else the embedded emulator")
+    chk.add_argument("--plan", default=None, help="the plan your key has (live), or the "
+                     "emulator's plan profile")
+    chk.add_argument("--allow-billed", action="store_true",
+                     help="live: also run cases that spend credits or change the account")
+    chk.add_argument("--only", action="append", default=[], metavar="CASE")
+    chk.add_argument("--report", type=Path, default=None, metavar="OUT.json",
+                     help="write the report as JSON, and as Markdown beside it (.md)")
+    chk.add_argument("--baseline", type=Path, default=None, metavar="OLD.json",
+                     help="compare with an earlier report; any change is drift")
+    _add_dirs(chk)
+
+    rec = sub.add_parser("record", help="(re)record cassettes from the emulator or live")
+    rec.add_argument("--target", choices=("emulator", "live"), default="emulator")
+    rec.add_argument("--only", action="append", default=[], metavar="CASE")
+    rec.add_argument("--plan", default=None)
+    rec.add_argument("--allow-billed", action="store_true")
+    _add_dirs(rec)
+
+    cas = sub.add_parser("cassettes", help="cassette maintenance")
+    cas_sub = cas.add_subparsers(dest="action", required=True, metavar="ACTION")
+    lint = cas_sub.add_parser("lint", help="orphaned, missing, stale, oversized, secret-bearing "
+                              "or unsafe cassettes")
+    lint.add_argument("--max-age-days", type=float, default=180.0)
+    lint.add_argument("--max-bytes", type=int, default=256_000)
+    _add_dirs(lint)
+    return parser
+
+
+def _add_dirs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--contracts", type=Path, default=None, metavar="DIR")
+    p.add_argument("--cassettes", type=Path, default=None, metavar="DIR")
+
+
+@contextmanager
+def target_client(target: str, plan: str) -> Iterator[tuple[HeyGenClient, str]]:
+    """A client for the live API (needs a key) or for an embedded emulator on loopback."""
+    has_key = bool(os.environ.get("HEYGEN_API_KEY"))
+    if target == "live" or (target == "auto" and has_key):
+        if not has_key:
+            raise CLIError("--target live needs HEYGEN_API_KEY in the environment", EXIT_USAGE)
+        with HeyGenClient() as client:
+            yield client, "live HeyGen API"
+        return
+    from heygen_lab.emulator import Emulator
+
+    try:
+        emulator = Emulator(plan=plan)
+    except ValueError as exc:
+        raise CLIError(str(exc), EXIT_USAGE) from None
+    with emulator as emu, emu.client() as client:
+        yield client, f"embedded emulator ({emu.api_base}, plan {plan})"
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
+    # Pre-flight first: a missing or unsupported file fails with one line, before any server
+    # (or embedded emulator) is involved.
+    media = load_media(args.file, content_type=args.content_type)
+    with target_client(args.target, args.plan) as (client, where):
+        announce = f"uploading {args.file} via {args.via} to the {where}"
+        with _progress(args.quiet, announce) as on_progress:
+            asset = client.upload_asset(media, via=args.via, on_progress=on_progress)
+    print(json.dumps({"id": asset.id, "url": asset.url, "mime_type": asset.mime_type,
+                      "size": asset.size, "file_type": asset.file_type, "via": asset.via,
+                      "image_key": asset.image_key}, indent=2))
+    return 0
+
+
+@contextmanager
+def _progress(quiet: bool, announce: str) -> Iterator[Any]:
+    """A progress callback drawing a tqdm bar, or None when quiet.
+
+    The status line and the bar appear with the first byte sent, so a file the client refuses
+    before sending (a route's type or size limit) still fails with one line only.
+    """
+    if quiet:
+        yield None
+        return
+    from tqdm import tqdm
+
+    bars: list[tqdm[Any]] = []
+
+    def on_progress(done: int, total: int) -> None:
+        if not bars:
+            print(announce, file=sys.stderr, flush=True)
+            bars.append(tqdm(total=total, unit="B", unit_scale=True, file=sys.stderr,
+                             leave=False))
+        bar = bars[0]
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        yield on_progress
+    finally:
+        for bar in bars:
+            bar.close()
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    text = args.payload if args.payload is not None else sys.stdin.read()
+    try:
+        body = json.loads(text)
+    except ValueError:
+        raise CLIError("PAYLOAD is not JSON; pass the response body as it came, e.g. "
+                       "'{\"code\": 40001, \"message\": \"asset data must be provided\"}'",
+                       EXIT_USAGE) from None
+    if args.status is not None:
+        decoded = decode_body(args.status, body)
+    else:
+        # Status unknown: a success envelope (v1 code 100, v2 "error": null, v3 "data") is
+        # recognised as such; anything else is read as an error with no status.
+        as_success = decode_body(200, body)
+        ok_envelope = as_success.ok and as_success.style != "none"
+        decoded = as_success if ok_envelope else decode_body(0, body)
+    if decoded.error is None:
+        raise CLIError("this payload is not an error envelope (v1 code 100, or no error field)")
+    record = decoded.error
+    if args.status is None:
+        from dataclasses import replace
+
+        record = replace(record, status=None)
+    result = diagnose(record, _sent_from(args.endpoint, args.url))
+    if result is None:
+        print(f"no rule matches {record.describe()}; see shared/heygen-api.md for HeyGen's codes")
+        return EXIT_FAIL
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(f"{result.id}: {result.cause}.\nFix: {result.remedy}")
+        for line in result.evidence:
+            print(f"  - {line}")
+    return 0
+
+
+def _sent_from(endpoint: str | None, url: str | None) -> Sent | None:
+    if url:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        kind: Any = "upload" if host.startswith("upload.") else "api" if host else None
+        return Sent(route=endpoint, host=kind, path=parts.path or None)
+    if endpoint:
+        r = route(endpoint)
+        return Sent(route=r.id, host=r.host, path=r.path)
+    return None
+
+
+def cmd_whoami(args: argparse.Namespace) -> int:
+    with target_client(args.target, args.plan) as (client, where):
+        user = client.me()
+        quota = client.remaining_quota()
+    print(json.dumps({"target": where, "user": user, "remaining_quota": quota}, indent=2))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import threading
+
+    from heygen_lab.emulator import DEMO_KEY, Emulator
+    from heygen_lab.emulator.clock import SystemClock
+
+    try:
+        emulator = Emulator(
+            plan=args.plan, faults=";".join(args.fault), keys=args.key or [DEMO_KEY],
+            clock=SystemClock(), host=args.host, api_port=args.api_port,
+            upload_port=args.upload_port,
+        )
+    except ValueError as exc:
+        raise CLIError(str(exc), EXIT_USAGE) from None
+    with emulator as emu:
+        # Flushed: a script reading these lines from a pipe must not wait for the buffer.
+        print(f"HEYGEN_API_BASE={emu.api_base}", flush=True)
+        print(f"HEYGEN_UPLOAD_BASE={emu.upload_base}", flush=True)
+        if not args.key:
+            print(f"HEYGEN_API_KEY={DEMO_KEY}", flush=True)
+        print("emulator running; Ctrl-C stops it", file=sys.stderr, flush=True)
+        with suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from heygen_lab.contracts import compare_reports, load_report, run_check
+
+    mode = args.mode or ("live" if os.environ.get("HEYGEN_API_KEY") else "emulator")
+    if args.mode is None:
+        where = ("the live API (HEYGEN_API_KEY is set)" if mode == "live"
+                 else "the embedded emulator (no HEYGEN_API_KEY; --mode replay uses cassettes)")
+        print(f"no --mode given: running the contracts on {where}", file=sys.stderr)
+    baseline = load_report(args.baseline) if args.baseline else None
+    report = run_check(mode=mode, contracts_dir=args.contracts, cassette_dir=args.cassettes,
+                       plan=args.plan, allow_billed=args.allow_billed, only=args.only,
+                       on_result=_print_row)
+    changes = compare_reports(baseline, report.to_dict()) if baseline is not None else None
+    for r in report.drifted:
+        print("\n" + r.explain())
+    if changes:
+        print(f"\ncompared with {args.baseline}:")
+        for line in changes:
+            print(f"  {line}")
+    summary = ", ".join(f"{n} {v}" for v, n in sorted(report.counts.items()))
+    print(f"\n{summary} ({report.target})")
+    if args.report:
+        _write_report(args.report, report.to_json(), report.to_markdown(changes))
+        print(f"report: {args.report} and {args.report.with_suffix('.md')}")
+    return EXIT_FAIL if report.drifted or changes else 0
+
+
+def _print_row(result: Any) -> None:
+    from heygen_lab.contracts.report import expected_summary, observed_summary
+
+    print(f"{result.verdict:<6} {result.case.id:<38} expected {expected_summary(result):<36} "
+          f"observed {observed_summary(result):<36} [{result.case.provenance['kind']}]", flush=True)
+
+
+def _write_report(path: Path, text: str, markdown: str) -> None:
+    from heygen_lab.cassettes import atomic_write
+
+    secrets = [k for k in [os.environ.get("HEYGEN_API_KEY")] if k]
+    atomic_write(path, text, secrets=secrets)
+    atomic_write(path.with_suffix(".md"), markdown, secrets=secrets)
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from heygen_lab.contracts import run_check
+
+    if args.target == "live" and not os.environ.get("HEYGEN_API_KEY"):
+        raise CLIError("--target live needs HEYGEN_API_KEY in the environment", EXIT_USAGE)
+    report = run_check(record=args.target, contracts_dir=args.contracts,
+                       cassette_dir=args.cassettes, plan=args.plan,
+                       allow_billed=args.allow_billed, only=args.only, on_result=_print_row)
+    print(f"recorded {report.counts.get('pass', 0) + report.counts.get('drift', 0)} "
+          f"cassette(s) ({report.target})")
+    return EXIT_FAIL if report.counts.get("error") else 0
+
+
+def cmd_cassettes(args: argparse.Namespace) -> int:
+    from heygen_lab.cassettes import lint
+    from heygen_lab.contracts import default_dir, load_contracts
+
+    contracts = load_contracts(args.contracts or default_dir("contracts"))
+    known = [c.id for contract in contracts for c in contract.cases]
+    secrets = [k for k in [os.environ.get("HEYGEN_API_KEY")] if k]
+    findings = lint(args.cassettes or default_dir("cassettes"), known_cases=known,
+                    max_age_days=args.max_age_days, max_bytes=args.max_bytes, secrets=secrets)
+    for f in findings:
+        print(f"{f.kind:<12} {f.path}: {f.message}")
+    print(f"{len(findings)} finding(s) in {len(known)} case(s)")
+    return EXIT_FAIL if findings else 0
+
+
+COMMANDS = {"upload": cmd_upload, "diagnose": cmd_diagnose, "whoami": cmd_whoami,
+            "serve": cmd_serve, "check": cmd_check, "record": cmd_record,
+            "cassettes": cmd_cassettes}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except CLIError as exc:
+        return _fail(str(exc), exc.code)
+    except HeyGenError as exc:
+        return _fail(str(exc), EXIT_FAIL)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"heygen-lab: error: {message}", file=sys.stderr)
+    return code

@@ -1,0 +1,99 @@
+"""Contracts: pinned behaviour of HeyGen's endpoints, and the runner that checks it.
+
+``run_check()`` is what ``heygen-lab check``, the pytest plugin and the notebook widget call.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from heygen_lab.contracts.match import Difference, compare
+from heygen_lab.contracts.model import (
+    CONTRACT_SCHEMA,
+    Case,
+    Contract,
+    ContractError,
+    load_contract,
+    load_contracts,
+)
+from heygen_lab.contracts.report import Report, compare_reports, load_report
+from heygen_lab.contracts.runner import (
+    CaseResult,
+    Target,
+    cassette_target,
+    emulator_target,
+    live_target,
+    run_case,
+    select,
+)
+from heygen_lab.errors import ConfigurationError
+
+__all__ = [
+    "CONTRACT_SCHEMA", "Case", "CaseResult", "Contract", "ContractError", "Difference", "Report",
+    "compare", "compare_reports", "default_dir", "load_contract", "load_contracts",
+    "load_report", "run_check",
+]
+
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def default_dir(name: str) -> Path:
+    """``./contracts`` (or ``./cassettes``) when it exists, else the one beside the package."""
+    here = Path.cwd() / name
+    return here if here.is_dir() else _REPO / name
+
+
+def run_check(
+    *,
+    mode: str = "emulator",
+    contracts_dir: Path | None = None,
+    cassette_dir: Path | None = None,
+    plan: str | None = None,
+    allow_billed: bool = False,
+    only: Iterable[str] = (),
+    record: str | None = None,
+    emulator_options: dict[str, Any] | None = None,
+    on_result: Callable[[CaseResult], None] | None = None,
+) -> Report:
+    """Run every selected case in ``mode`` (replay, emulator or live) and return the report.
+
+    With ``record="emulator"`` or ``record="live"`` the cases run against that target while
+    their cassettes are (re)written.
+    """
+    contracts_dir = contracts_dir or default_dir("contracts")
+    cassette_dir = cassette_dir or default_dir("cassettes")
+    contracts = load_contracts(contracts_dir, only)
+    key = os.environ.get("HEYGEN_API_KEY") or None
+    options = dict(emulator_options or {})
+    target: Target
+    if record is not None:
+        mode = record
+    if mode == "emulator":
+        target, where = emulator_target(plan or "pro", **options), "embedded emulator"
+    elif mode == "live":
+        if key is None:
+            raise ConfigurationError("live mode needs HEYGEN_API_KEY; without a key use "
+                                     "--mode emulator or --mode replay")
+        target, where = live_target(key), "live HeyGen API"
+    elif mode == "replay":
+        target, where = cassette_target(cassette_dir), f"cassettes in {cassette_dir}"
+    else:
+        raise ConfigurationError(f"mode must be replay, emulator or live; got {mode!r}")
+    if record is not None:
+        today = datetime.now(UTC).date().isoformat()
+        provenance = {"kind": record, "recorded_at": today, "tool": "heygen-lab"}
+        target = cassette_target(cassette_dir, record_from=target, provenance=provenance,
+                                 secrets=(key,) if key else ())
+        where = f"recording {where} into {cassette_dir}"
+    results = []
+    for case, reason in select(contracts, mode=mode, plan=plan, allow_billed=allow_billed):
+        result = (CaseResult(case, "skip", reason=reason) if reason
+                  else run_case(case, target, contracts_dir))
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return Report(mode=mode, target=where, plan=plan, results=results)

@@ -1,0 +1,254 @@
+"""The contract format: load YAML contract files, validate them, and say where a mistake is.
+
+A contract file pins one endpoint family. Each case is either one request (``send`` +
+``expect``) or a sequence of ``steps``; a step may ``capture`` values from its response and
+later steps use them as ``${name}``. The format's JSON Schema is :data:`CONTRACT_SCHEMA`; a
+file that breaks it fails with ``file:line: key: problem``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from heygen_lab.contracts.match import validate_operators
+from heygen_lab.errors import HeyGenError
+from heygen_lab.routes import ROUTES
+
+MODES = ("replay", "emulator", "live")
+PROVENANCE_KINDS = ("documented", "reported", "emulator", "live")
+
+_SEND = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "route": {"enum": sorted(ROUTES)},
+        "encoding": {"enum": ["raw", "multipart", "json", "empty", "none"]},
+        "file": {"type": "string"},
+        "generate": {
+            "type": "object", "additionalProperties": False, "required": ["from", "size"],
+            "properties": {"from": {"type": "string"}, "size": {"type": "integer", "minimum": 1}},
+        },
+        "file_field": {"type": "string", "minLength": 1},
+        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+        "content_type": {"type": "string"},
+        "json": {},
+        "params": {"type": "object"},
+        "path_params": {"type": "object", "additionalProperties": {"type": "string"}},
+        "headers": {"type": ["object", "string"]},
+        "host": {"enum": ["api", "upload"]},
+        "url": {"type": "string"},
+        "key": {"enum": ["valid", "invalid", "none"]},
+    },
+}
+_EXPECT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["status"],
+    "properties": {
+        "status": {"type": "integer", "minimum": 100, "maximum": 599},
+        "body": {},
+        "schema": {"type": "object"},
+        "headers": {"type": "object"},
+        "diagnosis": {"type": ["string", "null"]},
+        "envelope": {"enum": ["v1", "v2", "v3", "none"]},
+    },
+}
+_STEP = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["send", "expect"],
+    "properties": {
+        "send": _SEND,
+        "expect": _EXPECT,
+        "capture": {"type": "object", "additionalProperties": {"type": "string"}},
+        "repeat": {"type": "integer", "minimum": 1, "maximum": 20},
+        "advance": {"type": "number", "minimum": 0},
+    },
+}
+_PROVENANCE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["kind", "source"],
+    "properties": {
+        "kind": {"enum": list(PROVENANCE_KINDS)},
+        "source": {"type": "string", "minLength": 1},
+        "confidence": {"enum": ["doc", "many", "once", "conflict", "simulated"]},
+        "date": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}"},
+    },
+    "if": {"properties": {"kind": {"const": "live"}}},
+    "then": {"required": ["date"]},
+}
+_CASE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["summary", "provenance"],
+    "properties": {
+        "summary": {"type": "string"},
+        "plan": {"type": "string"},
+        "billed": {"type": "boolean"},
+        "mutates": {"type": "boolean"},
+        "modes": {"type": "array", "items": {"enum": list(MODES)}, "uniqueItems": True},
+        "provenance": _PROVENANCE,
+        "send": _SEND,
+        "expect": _EXPECT,
+        "capture": {"type": "object", "additionalProperties": {"type": "string"}},
+        "steps": {"type": "array", "items": _STEP, "minItems": 1},
+    },
+    "oneOf": [{"required": ["send", "expect"], "not": {"required": ["steps"]}},
+              {"required": ["steps"], "not": {"anyOf": [{"required": ["send"]},
+                                                        {"required": ["expect"]}]}}],
+}
+CONTRACT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["contract", "route", "cases"],
+    "properties": {
+        "contract": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$"},
+        "title": {"type": "string"},
+        "route": {"enum": sorted(ROUTES)},
+        "cases": {"type": "object", "minProperties": 1,
+                  "propertyNames": {"pattern": "^[a-z0-9][a-z0-9-]*$"},
+                  "additionalProperties": _CASE},
+    },
+}
+
+
+class ContractError(HeyGenError):
+    """A contract file is malformed; the message says file, line and key."""
+
+
+@dataclass(frozen=True)
+class Step:
+    send: Mapping[str, Any]
+    expect: Mapping[str, Any]
+    capture: Mapping[str, str] = field(default_factory=dict)
+    repeat: int = 1
+    advance: float = 0.0
+
+
+@dataclass(frozen=True)
+class Case:
+    """One pinned behaviour: its steps, where its payloads came from, what running it costs."""
+
+    contract: str
+    name: str
+    summary: str
+    steps: tuple[Step, ...]
+    provenance: Mapping[str, str]
+    plan: str | None = None
+    billed: bool = False
+    mutates: bool = False
+    modes: tuple[str, ...] = MODES
+    file: str = ""
+    line: int = 0
+
+    @property
+    def id(self) -> str:
+        return f"{self.contract}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Contract:
+    name: str
+    title: str
+    route: str
+    cases: tuple[Case, ...]
+    path: Path
+
+
+def load_contract(path: Path) -> Contract:
+    """Load and validate one contract file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ContractError(f"{path}: cannot be read ({exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ContractError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    validator = jsonschema.Draft202012Validator(CONTRACT_SCHEMA)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = min(errors, key=lambda e: -len(e.absolute_path))
+        keys = list(err.absolute_path)
+        raise ContractError(
+            f"{path}:{_line(node, keys)}: {'.'.join(map(str, keys)) or '<top>'}: {err.message}"
+        )
+    default_route = data["route"]
+    cases = []
+    for name, raw in data["cases"].items():
+        line = _line(node, ["cases", name])
+        raw_steps = raw.get("steps") or [
+            {k: raw[k] for k in ("send", "expect", "capture") if k in raw}]
+        steps = []
+        for i, s in enumerate(raw_steps):
+            for problem in validate_operators(s["expect"].get("body"), "body"):
+                keys = ["cases", name, *(["steps", i] if "steps" in raw else []), "expect"]
+                raise ContractError(f"{path}:{_line(node, keys)}: {'.'.join(map(str, keys))}: "
+                                    f"{problem}")
+            send = {"route": default_route, **s["send"]}
+            steps.append(Step(send=send, expect=s["expect"], capture=s.get("capture", {}),
+                              repeat=s.get("repeat", 1), advance=float(s.get("advance", 0))))
+        cases.append(Case(
+            contract=data["contract"], name=name, summary=raw["summary"], steps=tuple(steps),
+            provenance=raw["provenance"], plan=raw.get("plan"), billed=raw.get("billed", False),
+            mutates=raw.get("mutates", False), modes=tuple(raw.get("modes", MODES)),
+            file=str(path), line=line,
+        ))
+    return Contract(name=data["contract"], title=data.get("title", data["contract"]),
+                    route=default_route, cases=tuple(cases), path=path)
+
+
+def load_contracts(directory: Path, only: Iterable[str] = ()) -> list[Contract]:
+    """Every ``*.yaml`` contract in ``directory`` (sorted); ``only`` keeps matching case ids
+    (``contract/case``, ``contract`` or ``case``)."""
+    if not directory.is_dir():
+        raise ContractError(f"{directory}: no such contract directory; pass --contracts DIR")
+    contracts = [load_contract(p) for p in sorted(directory.glob("*.yaml"))]
+    names = [c.name for c in contracts]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise ContractError(f"{directory}: contract name(s) {sorted(dupes)} used by two files")
+    wanted = set(only)
+    if not wanted:
+        return contracts
+    kept = []
+    for c in contracts:
+        cases = tuple(k for k in c.cases if {k.id, k.contract, k.name} & wanted)
+        if cases:
+            kept.append(Contract(c.name, c.title, c.route, cases, c.path))
+    if not kept:
+        raise ContractError(f"no case matches {sorted(wanted)}; case ids look like "
+                            f"'upload-v1/raw-jpeg'")
+    return kept
+
+
+def _line(node: yaml.Node | None, keys: list[Any]) -> int:
+    """The 1-based line of the deepest node along ``keys`` that exists."""
+    if node is None:
+        return 1
+    line = node.start_mark.line + 1
+    for key in keys:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if k.value == str(key):
+                    child = k if not isinstance(v, yaml.MappingNode | yaml.SequenceNode) else v
+                    line = k.start_mark.line + 1
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            child = node.value[key]
+            line = child.start_mark.line + 1
+        if child is None:
+            break
+        node = child
+    return line

@@ -1,0 +1,183 @@
+"""The plan report: every case's verdict, what was observed, and how it compares with a baseline.
+
+Written as JSON (for machines and for ``--baseline``) and Markdown (for people). Two reports of
+the same key a month apart answer "did my plan's behaviour change?": :func:`compare_reports`
+lists every case whose observed status, code or message moved.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from heygen_lab.contracts.runner import CaseResult
+from heygen_lab.envelopes import decode_body
+
+REPORT_VERSION = 1
+
+
+@dataclass
+class Report:
+    """The outcome of one check run."""
+
+    mode: str
+    target: str
+    plan: str | None
+    results: list[CaseResult]
+    created_at: str = field(
+        default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(r.verdict for r in self.results)
+
+    @property
+    def drifted(self) -> list[CaseResult]:
+        return [r for r in self.results if r.verdict in {"drift", "error"}]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": REPORT_VERSION, "tool": "heygen-lab", "created_at": self.created_at,
+            "mode": self.mode, "target": self.target, "plan": self.plan,
+            "summary": dict(sorted(self.counts.items())),
+            "cases": [_case_dict(r) for r in self.results],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str) + "\n"
+
+    def to_markdown(self, baseline_changes: list[str] | None = None) -> str:
+        summary = ", ".join(f"{n} {v}" for v, n in sorted(self.counts.items()))
+        lines = [f"# heygen-lab plan report ({self.mode})", "",
+                 f"- target: {self.target}", f"- plan: {self.plan or 'as the key has it'}",
+                 f"- created: {self.created_at}", f"- result: {summary}", "",
+                 "| case | verdict | expected | observed | provenance |",
+                 "|---|---|---|---|---|"]
+        for r in self.results:
+            cells = [f"`{r.case.id}`", r.verdict, expected_summary(r), observed_summary(r),
+                     _provenance(r)]
+            lines.append("| " + " | ".join(cells) + " |")
+        drifted = self.drifted
+        if drifted:
+            lines += ["", "## What differs", ""]
+            for r in drifted:
+                lines += ["```", r.explain(), "```", ""]
+        if baseline_changes is not None:
+            lines += ["", "## Compared with the baseline", ""]
+            lines += [f"- {c}" for c in baseline_changes] or ["- no behaviour changed"]
+        return "\n".join(lines) + "\n"
+
+
+def _case_dict(r: CaseResult) -> dict[str, Any]:
+    return {
+        "id": r.case.id, "summary": r.case.summary, "verdict": r.verdict, "reason": r.reason,
+        "provenance": dict(r.case.provenance), "billed": r.case.billed,
+        "mutates": r.case.mutates, "plan": r.case.plan,
+        "expected": [{"status": s.expect["status"], "body": s.expect.get("body")}
+                     for s in r.case.steps],
+        "observed": [s.to_dict() for s in r.steps],
+    }
+
+
+def expected_summary(r: CaseResult) -> str:
+    """The pinned status, code and message of the step the case ended on."""
+    step = r.case.steps[min(len(r.steps), len(r.case.steps)) - 1] if r.steps else r.case.steps[-1]
+    return _signature(step.expect["status"], _placeholders(step.expect.get("body")))
+
+
+def _placeholders(value: Any) -> Any:
+    """Operators shown as what they accept: ``<string>``, ``/regex/``, ``<any>``."""
+    if isinstance(value, dict):
+        if "$pattern" in value:
+            return f"/{value['$pattern']}/"
+        if "$type" in value:
+            return f"<{value['$type']}>"
+        if "$any" in value or "$absent" in value:
+            return "<any>" if "$any" in value else "<absent>"
+        return {k: _placeholders(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_placeholders(v) for v in value]
+    return value
+
+
+def observed_summary(r: CaseResult) -> str:
+    """The observed status, code and message of the step the case ended on."""
+    if not r.steps:
+        return r.reason or "-"
+    last = r.steps[-1]
+    if last.error:
+        return "no response"
+    return _signature(last.status, last.body)
+
+
+def _signature(status: Any, body: Any) -> str:
+    if not isinstance(status, int):
+        return "-"
+    record = decode_body(status, body if isinstance(body, dict) else None).error
+    if record is None or record.code is None:
+        return str(status)
+    message = record.message if isinstance(record.message, str) else ""
+    if len(message) > 32:
+        message = message[:29] + "..."
+    return f"{status} {record.code}" + (f" '{message}'" if message else "")
+
+
+def _provenance(r: CaseResult) -> str:
+    p = r.case.provenance
+    return p["kind"] + (f" {p['date']}" if p.get("date") else "")
+
+
+def observed_signatures(report: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
+    """Per case id, each step's (status, code, message): what a baseline comparison looks at."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    for case in report.get("cases", []):
+        sigs = []
+        for step in case.get("observed", []):
+            status = step.get("status")
+            body = step.get("body")
+            record = (decode_body(status, body).error if isinstance(status, int) else None)
+            sigs.append((status, record.code if record else None,
+                         record.message if record else None, step.get("error") is not None))
+        out[case["id"]] = sigs
+    return out
+
+
+def compare_reports(baseline: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """Every case whose observed behaviour differs between two reports, one line each."""
+    old, new = observed_signatures(baseline), observed_signatures(current)
+    changes = []
+    for case_id in sorted(set(old) | set(new)):
+        if case_id not in old:
+            changes.append(f"{case_id}: new case (not in the baseline)")
+        elif case_id not in new:
+            changes.append(f"{case_id}: not run this time (was in the baseline)")
+        elif old[case_id] != new[case_id]:
+            changes.append(f"{case_id}: was {_fmt(old[case_id])}, now {_fmt(new[case_id])}")
+    return changes
+
+
+def _fmt(sigs: list[tuple[Any, ...]]) -> str:
+    if not sigs:
+        return "not run"
+    status, code, message, error = sigs[-1]
+    if error:
+        return "no response"
+    return " ".join(str(x) for x in (status, code, repr(message) if message else None) if x)
+
+
+def load_report(path: Path) -> dict[str, Any]:
+    """Read a JSON report written by ``heygen-lab check --report``."""
+    from heygen_lab.errors import HeyGenError
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise HeyGenError(f"{path}: not a readable JSON report ({exc}); pass a file written "
+                          "by 'heygen-lab check --report'") from None
+    if not isinstance(data, dict) or data.get("tool") != "heygen-lab":
+        raise HeyGenError(f"{path}: not a heygen-lab report (no 'tool: heygen-lab' field)")
+    return data

@@ -1,0 +1,334 @@
+"""Run contract cases against a target (replay, emulator or live) through the client.
+
+Each case gets a fresh target: an emulator of the case's plan, a cassette, or the live API.
+A step's request is built with the client's own builders and sent with
+:meth:`HeyGenClient.exchange`, so a passing case exercised exactly what users call.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+
+from heygen_lab import uploads
+from heygen_lab.client import Exchange, HeyGenClient
+from heygen_lab.contracts.match import MISSING, Difference, compare
+from heygen_lab.contracts.model import Case, Contract, Step
+from heygen_lab.errors import HeyGenError
+from heygen_lab.media import load_media
+from heygen_lab.settings import DEFAULT_API_BASE, DEFAULT_UPLOAD_BASE
+
+Verdict = Literal["pass", "drift", "skip", "error"]
+INVALID_KEY = "invalid-key-for-contracts"
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass
+class StepResult:
+    """What one step sent and saw, and how it differs from the pin."""
+
+    index: int
+    route: str
+    status: int | None = None
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    diagnosis: str | None = None
+    differences: list[Difference] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "route": self.route, "status": self.status,
+                "body": self.body, "headers": self.headers, "diagnosis": self.diagnosis,
+                "differences": [d.to_dict() for d in self.differences], "error": self.error}
+
+
+@dataclass
+class CaseResult:
+    """A case's verdict: pass, drift (differs from the pin), skip (with why), or error."""
+
+    case: Case
+    verdict: Verdict
+    steps: list[StepResult] = field(default_factory=list)
+    reason: str = ""
+
+    @property
+    def differences(self) -> list[Difference]:
+        return [d for s in self.steps for d in s.differences]
+
+    def explain(self) -> str:
+        """Expected vs observed, field by field, with provenance and diagnosis."""
+        prov = self.case.provenance
+        lines = [f"{self.case.id}: {self.verdict}" + (f" ({self.reason})" if self.reason else ""),
+                 f"  pinned from: {prov['kind']}: {prov['source']}",
+                 f"  defined at: {self.case.file}:{self.case.line}"]
+        for s in self.steps:
+            if s.error or s.differences:
+                lines.append(f"  step {s.index + 1} ({s.route}): HTTP {s.status}"
+                             + (f", diagnosis {s.diagnosis}" if s.diagnosis else ""))
+            if s.error:
+                lines.append(f"    no comparable response: {s.error}")
+            for d in s.differences:
+                lines.append(f"    {d}")
+        return "\n".join(lines)
+
+
+@dataclass
+class Session:
+    """What a case runs against: a client factory and a way to let time pass."""
+
+    client: Callable[[str], HeyGenClient]
+    advance: Callable[[float], object]
+    api_base: str
+    upload_base: str
+
+
+Target = Callable[[Case], AbstractContextManager[Session]]
+"""Opens a fresh session for one case."""
+
+
+def emulator_target(plan: str = "pro", **emulator_options: Any) -> Target:
+    """Each case on a fresh embedded emulator with the case's plan (or ``plan``)."""
+
+    @contextmanager
+    def open_session(case: Case) -> Iterator[Session]:
+        from heygen_lab.emulator import DEMO_KEY, Emulator, ManualClock
+
+        with Emulator(plan=case.plan or plan, **emulator_options) as emu:
+            def client(kind: str) -> HeyGenClient:
+                key = {"valid": emu_key, "invalid": INVALID_KEY}.get(kind)
+                return HeyGenClient(key, api_base=emu.api_base, upload_base=emu.upload_base,
+                                    max_retries=0, env={})
+
+            emu_key = next(iter(emulator_options.get("keys", [DEMO_KEY])))
+            clock = emu.clock
+            advance = clock.advance if isinstance(clock, ManualClock) else time.sleep
+            yield Session(client, advance, emu.api_base, emu.upload_base)
+            emu.check()
+
+    return open_session
+
+
+def live_target(api_key: str | None = None) -> Target:
+    """The real API with ``HEYGEN_API_KEY``; time passes for real."""
+
+    @contextmanager
+    def open_session(case: Case) -> Iterator[Session]:
+        def client(kind: str) -> HeyGenClient:
+            key = {"valid": api_key, "invalid": INVALID_KEY}.get(kind)
+            return HeyGenClient(key, max_retries=0) if kind != "none" else HeyGenClient(
+                None, max_retries=0, env={})
+
+        yield Session(client, time.sleep, DEFAULT_API_BASE, DEFAULT_UPLOAD_BASE)
+
+    return open_session
+
+
+def cassette_target(cassette_dir: Path, *, record_from: Target | None = None,
+                    provenance: Mapping[str, str] | None = None,
+                    secrets: tuple[str, ...] = ()) -> Target:
+    """Replay ``cassettes/<contract>/<case>.yaml`` with the network blocked, or, given
+    ``record_from``, record those cassettes from another target (hosts made canonical)."""
+
+    @contextmanager
+    def open_session(case: Case) -> Iterator[Session]:
+        from heygen_lab.cassettes import make_vcr
+
+        name = f"{case.contract}/{case.name}.yaml"
+        if record_from is None:
+            if not (cassette_dir / name).is_file():
+                raise _Skip(f"no cassette {cassette_dir.name}/{name}; record it with "
+                            f"'heygen-lab record --only {case.id}'")
+            recorder = make_vcr(cassette_dir, record_mode="none")
+            with recorder.use_cassette(name):
+                def client(kind: str) -> HeyGenClient:
+                    key = None if kind == "none" else f"replay-{kind}-key"
+                    return HeyGenClient(key, max_retries=0, env={})
+
+                yield Session(client, lambda _s: None, DEFAULT_API_BASE, DEFAULT_UPLOAD_BASE)
+            return
+        with record_from(case) as inner:
+            hosts = {inner.api_base: DEFAULT_API_BASE, inner.upload_base: DEFAULT_UPLOAD_BASE}
+            recorder = make_vcr(cassette_dir, record_mode="all", canonical_hosts=hosts,
+                                provenance=dict(provenance or {}), secrets=secrets)
+            with recorder.use_cassette(name):
+                yield inner
+
+    return open_session
+
+
+class _Skip(Exception):
+    """The case cannot run on this target (say why)."""
+
+
+def run_case(case: Case, target: Target, contracts_dir: Path) -> CaseResult:
+    """Run one case's steps in order on a fresh session and compare each with its pin."""
+    result = CaseResult(case=case, verdict="pass")
+    try:
+        with target(case) as session:
+            captured: dict[str, Any] = {}
+            for index, step in enumerate(case.steps):
+                for _ in range(step.repeat):
+                    outcome = _run_step(index, step, session, captured, contracts_dir)
+                    if outcome.error or outcome.differences:
+                        break
+                result.steps.append(outcome)
+                if outcome.error or outcome.differences:
+                    result.verdict = "drift"
+                    break
+                if step.advance:
+                    session.advance(step.advance)
+    except _Skip as skip:
+        result.verdict, result.reason = "skip", str(skip)
+    except HeyGenError as exc:
+        result.verdict, result.reason = "error", str(exc)
+    return result
+
+
+def _run_step(index: int, step: Step, session: Session, captured: dict[str, Any],
+              contracts_dir: Path) -> StepResult:
+    send = _substitute(dict(step.send), captured)
+    out = StepResult(index=index, route=send["route"])
+    try:
+        exchange = _send(send, session, contracts_dir)
+    except HeyGenError as exc:
+        out.error = str(exc)
+        return out
+    except Exception as exc:  # vcrpy: the cassette holds no matching request
+        if type(exc).__name__ != "CannotOverwriteExistingCassetteException":
+            raise
+        out.error = "the cassette holds no request like this one: " + " ".join(str(exc).split())
+        return out
+    out.status, out.body = exchange.status, exchange.body
+    out.headers = {k: v for k, v in exchange.headers.items()
+                   if k.lower() in {"retry-after", "content-type"}}
+    out.diagnosis = exchange.diagnosis.id if exchange.diagnosis else None
+    out.differences = _compare(_substitute(dict(step.expect), captured), exchange)
+    for name, dotted in step.capture.items():
+        captured[name] = _dig({"body": exchange.body, "headers": exchange.headers}, dotted)
+    return out
+
+
+def _send(send: Mapping[str, Any], session: Session, contracts_dir: Path) -> Exchange:
+    client = session.client(send.get("key", "valid"))
+    route_id = send["route"]
+    url = send.get("url")
+    if url is None and "host" in send:
+        from heygen_lab.routes import route
+
+        base = session.api_base if send["host"] == "api" else session.upload_base
+        url = base + route(route_id).path.format(**send.get("path_params", {}))
+    headers = send.get("headers") or {}
+    with client:
+        return client.exchange(
+            route_id, url=url, path_params=send.get("path_params"), params=send.get("params"),
+            payload=_payload(send, contracts_dir), headers=headers,
+            auth=send.get("key", "valid") != "none",
+        )
+
+
+def _payload(send: Mapping[str, Any], contracts_dir: Path) -> uploads.Payload | None:
+    encoding = send.get("encoding", "none")
+    if encoding == "none":
+        return None
+    if encoding == "json":
+        return uploads.json_body(send.get("json", {}))
+    if encoding == "empty":
+        return uploads.empty(send.get("content_type"))
+    media = load_media(_media_path(send, contracts_dir))
+    if encoding == "raw":
+        return uploads.raw(media, content_type=send.get("content_type"))
+    return uploads.multipart(media, file_field=send.get("file_field", "file"),
+                             fields=send.get("fields"))
+
+
+_GENERATED = Path(tempfile.gettempdir()) / "heygen-lab-contract-media"
+
+
+def _media_path(send: Mapping[str, Any], contracts_dir: Path) -> Path:
+    if "generate" in send:  # a large file made on demand: the source's bytes, then zeros
+        spec = send["generate"]
+        source = contracts_dir / spec["from"]
+        target = _GENERATED / f"{source.stem}-{spec['size']}{source.suffix}"
+        if not target.is_file() or target.stat().st_size != spec["size"]:
+            _GENERATED.mkdir(parents=True, exist_ok=True)
+            head = source.read_bytes()[: spec["size"]]
+            partial = target.with_suffix(".part")
+            with partial.open("wb") as fh:
+                fh.write(head)
+                fh.truncate(spec["size"])
+            partial.replace(target)
+        return target
+    if "file" not in send:
+        raise HeyGenError("a step with a file encoding needs 'file' or 'generate'")
+    return contracts_dir / str(send["file"])
+
+
+def _compare(expect: Mapping[str, Any], ex: Exchange) -> list[Difference]:
+    diffs = compare(expect["status"], ex.status, "status")
+    if "body" in expect:
+        diffs += compare(expect["body"], ex.body, "body")
+    if "schema" in expect:
+        validator = jsonschema.Draft202012Validator(expect["schema"])
+        for err in validator.iter_errors(ex.body):
+            path = ".".join(["body", *map(str, err.absolute_path)])
+            diffs.append(Difference(path, expect["schema"], err.instance,
+                                    f"schema: {err.message}"))
+    if "headers" in expect:
+        lower = {k.lower(): v for k, v in ex.headers.items()}
+        for name, want in expect["headers"].items():
+            diffs += compare(want, lower.get(name.lower(), MISSING), f"headers.{name}")
+    if "diagnosis" in expect:
+        got = ex.diagnosis.id if ex.diagnosis else None
+        diffs += compare(expect["diagnosis"], got, "diagnosis")
+    if "envelope" in expect:
+        diffs += compare(expect["envelope"], ex.decoded.style, "envelope")
+    return diffs
+
+
+def _dig(value: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if isinstance(value, Mapping):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
+
+
+def _substitute(value: Any, captured: Mapping[str, Any]) -> Any:
+    """Replace ``${name}`` with captured values; a whole-string reference keeps its type."""
+    if isinstance(value, str):
+        whole = _VAR.fullmatch(value)
+        if whole and whole.group(1) in captured:
+            return captured[whole.group(1)]
+        return _VAR.sub(lambda m: str(captured.get(m.group(1), m.group(0))), value)
+    if isinstance(value, dict):
+        return {k: _substitute(v, captured) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, captured) for v in value]
+    return value
+
+
+def select(contracts: list[Contract], *, mode: str, plan: str | None,
+           allow_billed: bool) -> Iterator[tuple[Case, str | None]]:
+    """Every case with the reason it must be skipped in this mode (None when it runs)."""
+    for contract in contracts:
+        for case in contract.cases:
+            reason = None
+            if mode not in case.modes:
+                reason = f"not runnable in {mode} mode (runs in {', '.join(case.modes)})"
+            elif mode == "live" and (case.billed or case.mutates) and not allow_billed:
+                reason = ("spends credits or changes the account; pass --allow-billed "
+                          "to run it live")
+            elif mode == "live" and case.plan and case.plan != plan:
+                reason = f"pins the {case.plan!r} plan; pass --plan {case.plan} if your key has it"
+            yield case, reason

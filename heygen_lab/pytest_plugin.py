@@ -1,0 +1,139 @@
+"""pytest plugin: contract cases as test items, and emulator fixtures.
+
+Registered through the ``pytest11`` entry point; cheap to import and inert until a project
+names its contract directory (``--heygen-contracts DIR`` or the ini option
+``heygen_contracts``). Then every case in ``DIR/*.yaml`` is a test item, run in
+``--heygen-mode replay`` (default: cassettes, no network, no key), ``emulator`` or ``live``
+(``HEYGEN_API_KEY``; cases that spend credits or change the account are skipped unless
+``--heygen-allow-billed``). A failing case prints expected vs observed field by field.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from heygen_lab.client import HeyGenClient
+    from heygen_lab.contracts import Case, CaseResult
+    from heygen_lab.emulator import Emulator
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("heygen", "heygen-lab contract tester")
+    group.addoption("--heygen-mode", choices=("replay", "emulator", "live"), default=None,
+                    help="run contract cases from cassettes (default), the emulator, or live")
+    group.addoption("--heygen-contracts", default=None, metavar="DIR",
+                    help="collect contract cases from DIR/*.yaml")
+    group.addoption("--heygen-cassettes", default=None, metavar="DIR",
+                    help="cassettes for replay mode (default: cassettes beside the contracts)")
+    group.addoption("--heygen-plan", default=None, help="the plan your key has (live mode)")
+    group.addoption("--heygen-allow-billed", action="store_true",
+                    help="live: also run cases that spend credits or change the account")
+    parser.addini("heygen_contracts", "contract directory to collect", default="")
+    parser.addini("heygen_cassettes", "cassette directory for replay", default="")
+    parser.addini("heygen_mode", "default mode: replay, emulator or live", default="replay")
+
+
+def _contracts_dir(config: pytest.Config) -> Path | None:
+    value = config.getoption("--heygen-contracts") or config.getini("heygen_contracts")
+    return (config.rootpath / value).resolve() if value else None
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    directory = _contracts_dir(parent.config)
+    if directory is None or file_path.suffix != ".yaml" or file_path.parent != directory:
+        return None
+    return ContractFile.from_parent(parent, path=file_path)
+
+
+class ContractFile(pytest.File):
+    """A contract YAML file: one item per case."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        from heygen_lab.contracts import load_contract
+
+        contract = load_contract(self.path)
+        for case in contract.cases:
+            yield ContractCase.from_parent(self, name=case.name, case=case)
+
+
+class ContractDrift(Exception):
+    """The observed behaviour differs from the pin."""
+
+
+class ContractCase(pytest.Item):
+    """One contract case, run in the session's mode."""
+
+    def __init__(self, *, case: Case, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+        self.user_properties.append(("provenance", case.provenance["kind"]))
+
+    def runtest(self) -> None:
+        from heygen_lab.contracts.runner import run_case, select
+
+        config = self.config
+        mode = config.getoption("--heygen-mode") or config.getini("heygen_mode")
+        contracts_dir = self.path.parent
+        _, reason = next(iter(select([_one(self.case)], mode=mode,
+                                     plan=config.getoption("--heygen-plan"),
+                                     allow_billed=config.getoption("--heygen-allow-billed"))))
+        if reason:
+            pytest.skip(reason)
+        result = run_case(self.case, _target(config, mode, contracts_dir), contracts_dir)
+        if result.verdict == "skip":
+            pytest.skip(result.reason)
+        if result.verdict != "pass":
+            raise ContractDrift(result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        if isinstance(excinfo.value, ContractDrift):
+            result: CaseResult = excinfo.value.args[0]
+            return result.explain()
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.case.line - 1, f"contract {self.case.id}"
+
+
+def _one(case: Case) -> Any:
+    from heygen_lab.contracts import Contract
+
+    return Contract(case.contract, case.contract, "", (case,), Path(case.file))
+
+
+def _target(config: pytest.Config, mode: str, contracts_dir: Path) -> Any:
+    from heygen_lab.contracts.runner import cassette_target, emulator_target, live_target
+
+    if mode == "emulator":
+        return emulator_target(config.getoption("--heygen-plan") or "pro")
+    if mode == "live":
+        key = os.environ.get("HEYGEN_API_KEY")
+        if not key:
+            pytest.skip("live mode needs HEYGEN_API_KEY")
+        return live_target(key)
+    value = config.getoption("--heygen-cassettes") or config.getini("heygen_cassettes")
+    cassettes = (config.rootpath / value) if value else contracts_dir.parent / "cassettes"
+    return cassette_target(cassettes.resolve())
+
+
+@pytest.fixture
+def heygen_emulator() -> Iterator[Emulator]:
+    """A fresh emulator on loopback (plan ``pro``); its server errors fail the test."""
+    from heygen_lab.emulator import Emulator
+
+    with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture
+def heygen_client(heygen_emulator: Emulator) -> Iterator[HeyGenClient]:
+    """A client pointed at :func:`heygen_emulator` with its demo key."""
+    with heygen_emulator.client() as client:
+        yield client

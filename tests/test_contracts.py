@@ -1,0 +1,216 @@
+"""Contracts: the format, the matcher, the runner on the emulator, drift, reports, the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from heygen_lab.cli import main
+from heygen_lab.contracts import (
+    ContractError,
+    compare,
+    compare_reports,
+    load_contract,
+    load_contracts,
+    run_check,
+)
+from heygen_lab.contracts.match import validate_operators
+from heygen_lab.contracts.runner import select
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTRACTS = ROOT / "contracts"
+OVERRIDE = {"payload_overrides": {"v1.asset_data_missing": {"message": "asset data is required"}}}
+
+
+# ---------------------------------------------------------------- the format
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+GOOD_CASE = """\
+contract: demo
+route: v1-upload
+cases:
+  one:
+    summary: s
+    send: {encoding: raw, file: media/tiny.jpg}
+    expect: {status: 200}
+    provenance: {kind: documented, source: here}
+"""
+
+
+def test_every_shipped_contract_loads() -> None:
+    contracts = load_contracts(CONTRACTS)
+    ids = [c.id for k in contracts for c in k.cases]
+    assert len(ids) == len(set(ids)) >= 30
+    for contract in contracts:
+        for case in contract.cases:
+            assert case.provenance["kind"] in {"documented", "reported", "emulator", "live"}
+            for step in case.steps:
+                media = step.send.get("file")
+                assert media is None or (CONTRACTS / media).is_file(), case.id
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (GOOD_CASE.replace("status: 200", "status: 99"), "c.yaml:7: cases.one.expect.status"),
+        (GOOD_CASE.replace("route: v1-upload", "route: v9-upload"), "c.yaml:2: route"),
+        (GOOD_CASE.replace("    provenance: {kind: documented, source: here}\n", ""),
+         "c.yaml:4: cases.one: 'provenance' is a required property"),
+        (GOOD_CASE.replace("kind: documented", "kind: live"), "'date' is a required property"),
+        (GOOD_CASE.replace("{status: 200}", "{status: 200, body: {id: {$typ: string}}}"),
+         "unknown operator"),
+        (GOOD_CASE.replace("{status: 200}", "{status: 200, body: {id: {$pattern: '('}}}"),
+         "not a valid regular expression"),
+        (GOOD_CASE.replace("encoding: raw", "encoding: base64"), "cases.one.send.encoding"),
+        ("contract: demo\nroute: [unclosed\n", "c.yaml:3: not valid YAML"),
+    ],
+)
+def test_bad_contract_names_file_line_and_key(tmp_path: Path, text: str, fragment: str) -> None:
+    with pytest.raises(ContractError) as info:
+        load_contract(_write(tmp_path, text))
+    assert fragment in str(info.value)
+
+
+def test_only_filters_cases_and_rejects_unknown() -> None:
+    kept = load_contracts(CONTRACTS, only=["upload-v1/raw-jpeg", "video"])
+    ids = {c.id for k in kept for c in k.cases}
+    assert "upload-v1/raw-jpeg" in ids and "video/avatar-not-found" in ids
+    assert not any(i.startswith("upload-v3") for i in ids)
+    with pytest.raises(ContractError, match="no case matches"):
+        load_contracts(CONTRACTS, only=["nope"])
+
+
+# ---------------------------------------------------------------- the matcher
+def test_compare_reports_each_field() -> None:
+    expected = {"code": 40001, "data": {"id": {"$type": "string"}, "url": {"$pattern": "^https"}},
+                "gone": {"$absent": True}}
+    observed = {"code": 40002, "data": {"id": 7, "url": "http://x"}, "gone": 1}
+    problems = {d.path: d.problem for d in compare(expected, observed)}
+    assert problems == {
+        "code": "expected 40001, got 40002",
+        "data.id": "expected string, got integer 7",
+        "data.url": "expected to match /^https/, got 'http://x'",
+        "gone": "should be absent, got 1",
+    }
+    assert compare({"a": 1}, {"a": True}) != [], "True is not 1 in a contract"
+    assert compare([1, 2], [1]) and compare({"a": {"$any": True}}, {}) != []
+
+
+json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=10)
+json_value = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+    st.text(st.characters(categories=["L"]), min_size=1, max_size=5), inner, max_size=3),
+    max_leaves=10)
+
+
+@given(json_value)
+def test_a_value_matches_itself(value: Any) -> None:
+    assert compare(value, value) == []
+    assert validate_operators(value) == [] or isinstance(value, dict | list)
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=5), json_leaf, min_size=1, max_size=5),
+       st.data())
+def test_subset_matches_and_any_leaf_change_is_caught(full: dict[str, Any], data: Any) -> None:
+    keys = data.draw(st.lists(st.sampled_from(sorted(full)), unique=True))
+    subset = {k: full[k] for k in keys}
+    assert compare(subset, full) == []
+    key = data.draw(st.sampled_from(sorted(full)))
+    changed = dict(full, **{key: ["changed", full[key]]})
+    diffs = compare(full, changed)
+    assert [d.path for d in diffs] == [key]
+
+
+# ---------------------------------------------------------------- running
+@pytest.fixture(scope="module")
+def emulator_report() -> Any:
+    return run_check(mode="emulator", contracts_dir=CONTRACTS)
+
+
+def test_emulator_passes_every_contract(emulator_report: Any) -> None:
+    failing = [r.explain() for r in emulator_report.results if r.verdict != "pass"]
+    assert failing == []
+    assert len(emulator_report.results) >= 30
+
+
+def test_changing_one_pinned_payload_is_reported_as_drift() -> None:
+    report = run_check(mode="emulator", contracts_dir=CONTRACTS, emulator_options=OVERRIDE,
+                       only=["upload-v1", "upload-v3"])
+    drifted = {r.case.id for r in report.results if r.verdict == "drift"}
+    assert drifted == {"upload-v1/multipart-file", "upload-v1/multipart-type-asset",
+                       "upload-v1/empty-body"}
+    result = next(r for r in report.results if r.case.id == "upload-v1/multipart-file")
+    [diff] = result.differences
+    assert diff.path == "body.message"
+    assert diff.expected == "asset data must be provided"
+    assert diff.observed == "asset data is required"
+    text = result.explain()
+    assert "body.message: expected 'asset data must be provided', got 'asset data is required'" \
+        in text
+    assert "pinned from: reported" in text and "upload_v1.yaml:" in text
+
+
+def test_live_selection_skips_billed_and_plan_cases() -> None:
+    contracts = load_contracts(CONTRACTS)
+    reasons = {c.id: r for c, r in select(contracts, mode="live", plan=None, allow_billed=False)}
+    assert "pass --allow-billed" in (reasons["upload-v1/raw-jpeg"] or "")
+    assert reasons["upload-v1/multipart-file"] is None
+    assert "not runnable in live mode" in (reasons["account/trial-daily-cap"] or "")
+    allowed = {c.id: r for c, r in select(contracts, mode="live", plan=None, allow_billed=True)}
+    assert allowed["upload-v1/raw-jpeg"] is None
+
+
+def test_live_mode_without_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("HEYGEN_API_KEY", raising=False)
+    assert main(["check", "--mode", "live"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["heygen-lab: error: live mode needs HEYGEN_API_KEY; without a key use "
+                   "--mode emulator or --mode replay"]
+
+
+# ---------------------------------------------------------------- reports and the CLI
+def test_check_writes_reports_and_compares_with_baseline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("HEYGEN_API_KEY", raising=False)
+    monkeypatch.chdir(ROOT)
+    base = tmp_path / "base.json"
+    assert main(["check", "--only", "upload-v1", "--report", str(base)]) == 0
+    out = capsys.readouterr()
+    assert "embedded emulator" in out.err
+    assert "pass   upload-v1/multipart-file" in out.out
+    data = json.loads(base.read_text())
+    assert data["summary"] == {"pass": 12} and data["mode"] == "emulator"
+    markdown = base.with_suffix(".md").read_text()
+    assert "| `upload-v1/multipart-file` | pass | 400 40001 'asset data must be provided' |" \
+        in markdown
+
+    from heygen_lab.emulator import payloads
+
+    monkeypatch.setitem(payloads.PAYLOADS, "v1.asset_data_missing",  # type: ignore[index]
+                        payloads.Payload(400, "v1", 40001, "asset data is required", "reported"))
+    now = tmp_path / "now.json"
+    code = main(["check", "--only", "upload-v1", "--report", str(now), "--baseline", str(base)])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "drift  upload-v1/empty-body" in out
+    assert ("upload-v1/empty-body: was 400 40001 'asset data must be provided', "
+            "now 400 40001 'asset data is required'") in out
+    changes = compare_reports(json.loads(base.read_text()), json.loads(now.read_text()))
+    assert len(changes) == 3
+
+
+def test_baseline_that_is_not_a_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    assert main(["check", "--baseline", str(bad)]) == 1
+    assert "not a heygen-lab report" in capsys.readouterr().err

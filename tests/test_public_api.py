@@ -1,0 +1,31 @@
+"""The public surface is pinned: adding or removing a name is a deliberate change."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import heygen_lab
+
+EXPECTED = {
+    "__version__", "HeyGenClient", "Asset", "Exchange", "VideoStatus", "VIAS", "Settings",
+    "Media", "load_media", "Diagnosis", "Sent", "diagnose", "ErrorRecord", "RetryPolicy",
+    "Emulator", "run_check", "HeyGenError", "ConfigurationError", "MediaError",
+    "TransportError", "ConnectError", "RequestTimeout", "APIError", "BadRequestError",
+    "AuthenticationError", "InsufficientCreditError", "PermissionDeniedError", "NotFoundError",
+    "ConflictError", "PayloadTooLargeError", "RateLimitError", "ServerError",
+}
+
+
+def test_all_is_pinned_and_every_name_resolves() -> None:
+    assert set(heygen_lab.__all__) == EXPECTED
+    for name in heygen_lab.__all__:
+        assert getattr(heygen_lab, name) is not None
+
+
+def test_plugin_import_is_cheap() -> None:
+    code = ("import sys, heygen_lab.pytest_plugin; "
+            "print(sorted(m for m in ('requests', 'werkzeug', 'vcr', 'yaml', 'jsonschema') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
