@@ -1,0 +1,44 @@
+"""Cassettes: vcrpy configured so uploads record and replay, and the key never reaches a file.
+
+vcrpy alone can't replay a multipart upload when bodies are matched (the boundary is random)
+and writes file-object bodies with a Python-only YAML tag. Here upload bodies are stored as
+fingerprints (:func:`fingerprint`) and matched by :func:`body_matcher`, registered as
+:data:`MATCHER_NAME`. Every cassette loads with ``yaml.safe_load`` and replays with plain vcrpy
+plus that matcher (and :func:`fingerprint_request` as ``before_record_request``)::
+
+    recorder = make_vcr("cassettes", record_mode="none")
+    with recorder.use_cassette("upload-v3/ok"):
+        client.upload_asset("tiny.jpg")
+
+Cassette layout: ``cassettes/<contract>/<case>.yaml``, with ``metadata.provenance``
+(kind emulator|live, recorded_at, tool). Before a cassette, report or notebook is written,
+:func:`gate` refuses it if it holds the key raw, URL-encoded or base64-encoded.
+"""
+
+from heygen_lab.cassettes.fingerprints import (
+    FINGERPRINT_PREFIX,
+    MATCHER_NAME,
+    body_matcher,
+    fingerprint,
+    fingerprint_request,
+)
+from heygen_lab.cassettes.gate import SecretLeak, atomic_write, gate, scan_for_secrets
+from heygen_lab.cassettes.lint import Finding, lint
+from heygen_lab.cassettes.recorder import CassettePersister, make_vcr, read_provenance
+
+__all__ = [
+    "FINGERPRINT_PREFIX",
+    "MATCHER_NAME",
+    "CassettePersister",
+    "Finding",
+    "SecretLeak",
+    "atomic_write",
+    "body_matcher",
+    "fingerprint",
+    "fingerprint_request",
+    "gate",
+    "lint",
+    "make_vcr",
+    "read_provenance",
+    "scan_for_secrets",
+]

@@ -1,0 +1,208 @@
+"""Body fingerprints and the boundary-blind body matcher.
+
+A fingerprint describes a request body without holding it: encoding, content type, size,
+sha256 and the first bytes; for multipart bodies, each part's name, filename, content type,
+size and sha256, and never the boundary (random per request, so it can't be matched on).
+Small JSON bodies are kept parsed, so cassettes stay readable and key order doesn't matter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+from email.message import Message
+from email.utils import collapse_rfc2231_value
+from typing import Any
+
+from vcr.request import Request
+
+MATCHER_NAME = "heygen_body"
+FINGERPRINT_PREFIX = "heygen-lab-fingerprint/1 "
+"""What a fingerprinted body starts with in a cassette; the rest is sorted compact JSON."""
+
+_JSON_LIMIT = 16_384  # larger JSON bodies are fingerprinted like any other bytes
+_VALUE_LIMIT = 256  # text form fields up to this size are kept readable in the fingerprint
+_MAX_DIFF_LINES = 12
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _mime(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def fingerprint(content_type: str | None, body: bytes | str | None) -> dict[str, Any]:
+    """Describe a request body by its encoding, sizes and hashes; never raises."""
+    data = body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
+    ct = content_type.strip() if content_type else None
+    mime = _mime(ct)
+    if mime.startswith("multipart/"):
+        return _multipart(ct or "", mime, data)
+    if data and (mime == "application/json" or mime.endswith("+json")) and (
+        len(data) <= _JSON_LIMIT
+    ):
+        try:
+            return {"encoding": "json", "content_type": ct, "json": json.loads(data)}
+        except ValueError:
+            pass
+    if not data:
+        encoding = "empty"
+    elif mime.startswith("text/") or mime == "application/x-www-form-urlencoded":
+        encoding = "text"
+    else:
+        encoding = "raw"
+    return {"encoding": encoding, "content_type": ct, "size": len(data), "sha256": _sha(data),
+            "head": data[:16].hex()}
+
+
+def _multipart(content_type: str, mime: str, data: bytes) -> dict[str, Any]:
+    malformed = {"encoding": "multipart-malformed", "size": len(data), "sha256": _sha(data)}
+    header = Message()
+    header["Content-Type"] = content_type
+    boundary = header.get_param("boundary")
+    if not isinstance(boundary, str) or not boundary:
+        return malformed
+    delimiter = b"--" + boundary.encode("latin-1", "replace")
+    start = data.find(delimiter)
+    if start < 0 or (start > 0 and data[start - 2:start] != b"\r\n"):
+        return malformed
+    parts: list[dict[str, Any]] = []
+    for piece in data[start + len(delimiter):].split(b"\r\n" + delimiter):
+        if piece.startswith(b"--"):
+            return {"encoding": "multipart", "content_type": mime, "parts": parts}
+        head, sep, content = piece.lstrip(b" \t").partition(b"\r\n")
+        if head or not sep:
+            return malformed
+        if content.startswith(b"\r\n"):
+            raw_headers, content = b"", content[2:]
+        else:
+            raw_headers, sep, content = content.partition(b"\r\n\r\n")
+            if not sep:
+                return malformed
+        parts.append(_part(raw_headers, content))
+    return malformed  # no closing delimiter
+
+
+def _part(raw_headers: bytes, content: bytes) -> dict[str, Any]:
+    headers = Message()
+    for line in re.split(r"\r\n(?![ \t])", raw_headers.decode("utf-8", "replace")):
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip()] = " ".join(value.split())
+    name = headers.get_param("name", header="content-disposition")
+    filename = headers.get_filename()
+    part: dict[str, Any] = {
+        "name": None if name is None else collapse_rfc2231_value(name),
+        "filename": filename,
+        "content_type": headers.get("content-type"),
+        "size": len(content),
+        "sha256": _sha(content),
+    }
+    if filename is None and len(content) <= _VALUE_LIMIT:
+        with contextlib.suppress(UnicodeDecodeError):
+            part["value"] = content.decode("utf-8")
+    return part
+
+
+def encode_fingerprint(fp: dict[str, Any]) -> str:
+    """The canonical string stored in a cassette in place of a body."""
+    # ASCII only: YAML would mangle some characters (U+0085 NEL) in a stored string.
+    return FINGERPRINT_PREFIX + json.dumps(fp, sort_keys=True, separators=(",", ":"))
+
+
+def body_bytes(request: Request) -> bytes:
+    """A vcrpy request's body as bytes, whether it was bytes, text, a file or an iterator."""
+    body = request.body
+    if body is None:
+        return b""
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, bytes | bytearray):
+        return bytes(body)
+    if hasattr(body, "read"):
+        data = body.read()
+        return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    return b"".join(c.encode("utf-8") if isinstance(c, str) else bytes(c) for c in body)
+
+
+def request_fingerprint(request: Request) -> dict[str, Any]:
+    """The fingerprint of a request, whether its body is stored as one already or not."""
+    data = body_bytes(request)
+    prefix = FINGERPRINT_PREFIX.encode()
+    if data.startswith(prefix):
+        try:
+            stored = json.loads(data[len(prefix):])
+        except ValueError:
+            stored = None
+        if isinstance(stored, dict):
+            return stored
+    return fingerprint(request.headers.get("Content-Type"), data)
+
+
+def fingerprint_request(request: Request) -> Request:
+    """vcrpy ``before_record_request`` hook: a copy of the request whose body is its fingerprint.
+
+    Returns a new request and leaves the given one untouched (vcrpy forwards the original's
+    bytes to the server). Bodies already fingerprinted and empty bodies are kept as they are.
+    """
+    data = body_bytes(request)
+    if not data or data.startswith(FINGERPRINT_PREFIX.encode()):
+        body = None if request.body is None else data
+        return Request(request.method, request.uri, body, request.headers)
+    fp = fingerprint(request.headers.get("Content-Type"), data)
+    return Request(request.method, request.uri, encode_fingerprint(fp), request.headers)
+
+
+def _diff(new: Any, old: Any, path: str) -> list[str]:
+    if isinstance(new, dict) and isinstance(old, dict):
+        out: list[str] = []
+        for key in sorted(set(new) | set(old), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in new:
+                out.append(f"{sub}: absent in this request, recorded {old[key]!r}")
+            elif key not in old:
+                out.append(f"{sub}: this request {new[key]!r}, absent in the recording")
+            else:
+                out += _diff(new[key], old[key], sub)
+        return out
+    if isinstance(new, list) and isinstance(old, list):
+        out = []
+        if len(new) != len(old):
+            out.append(f"{path}: {len(new)} items in this request, {len(old)} recorded")
+        for i, (a, b) in enumerate(zip(new, old, strict=False)):
+            out += _diff(a, b, f"{path}[{i}]")
+        return out
+    return [] if new == old else [f"{path or 'body'}: this request {new!r}, recorded {old!r}"]
+
+
+def _order_note(new: dict[str, Any], old: dict[str, Any]) -> list[str]:
+    a, b = new.get("parts"), old.get("parts")
+    if not (isinstance(a, list) and isinstance(b, list)) or a == b:
+        return []
+    def key(part: Any) -> str:
+        return json.dumps(part, sort_keys=True)
+
+    if sorted(a, key=key) != sorted(b, key=key):
+        return []
+    names_a = [p.get("name") if isinstance(p, dict) else p for p in a]
+    names_b = [p.get("name") if isinstance(p, dict) else p for p in b]
+    return [f"part order: this request {names_a}, recorded {names_b}"]
+
+
+def body_matcher(r1: Request, r2: Request) -> None:
+    """vcrpy matcher: bodies match when their fingerprints do (the multipart boundary is ignored).
+
+    vcrpy passes the request being made first and the recorded one second. On a mismatch it
+    raises AssertionError naming each field that differs.
+    """
+    new, old = request_fingerprint(r1), request_fingerprint(r2)
+    if new == old:
+        return
+    lines = _order_note(new, old) + _diff(new, old, "")
+    if len(lines) > _MAX_DIFF_LINES:
+        lines = [*lines[:_MAX_DIFF_LINES], f"... ({len(lines) - _MAX_DIFF_LINES} more)"]
+    raise AssertionError("request body differs: " + "; ".join(lines))

@@ -1,0 +1,281 @@
+"""The configured ``vcr.VCR``: fingerprinted bodies, canonical hosts, safe YAML, the secret gate.
+
+What we rely on in vcrpy (checked against its source, 9.4):
+
+- ``VCR`` wraps ``before_record_request`` so that hooks receive a deep copy of the request; the
+  request forwarded to the server in record mode is the original, sent as ``body_bytes`` (a file
+  or iterator body was read into memory when vcrpy built its ``Request``). Our hook also returns
+  a new request rather than editing its argument, so what is sent is never changed.
+- The hook runs on every incoming request before matching, and on every request loaded from a
+  cassette, so it must be idempotent (a fingerprint is kept as it is).
+- vcrpy's loader reads ``interactions`` and ``metadata`` and ignores other top-level keys; we
+  keep provenance in ``metadata``, which vcrpy carries over when it re-saves a cassette.
+"""
+
+from __future__ import annotations
+
+import importlib
+import ipaddress
+import os
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import vcr
+import yaml
+from vcr.persisters.filesystem import CassetteDecodeError, CassetteNotFoundError
+from vcr.request import Request
+from vcr.serialize import deserialize, serialize
+
+from heygen_lab.cassettes.fingerprints import (
+    MATCHER_NAME,
+    body_bytes,
+    body_matcher,
+    fingerprint_request,
+)
+from heygen_lab.cassettes.gate import FORMS, SecretLeak, atomic_write, scan_for_secrets
+from heygen_lab.errors import ConfigurationError, HeyGenError
+
+MATCH_ON = ("method", "scheme", "host", "port", "path", "query", MATCHER_NAME)
+FILTERED_HEADERS = ("X-Api-Key", "Authorization", "Cookie")
+FILTERED_QUERY = ("api_key", "key", "token")
+"""Removed from recorded URLs. ``token`` is also the asset-list cursor: pages match by order."""
+VOLATILE_RESPONSE_HEADERS = frozenset({"date", "server", "set-cookie"})
+PROVENANCE_KINDS = ("emulator", "live")
+_LOCAL = "heygen_lab_local_origin"  # set on recorded requests that went to a local server
+_LOADED = "heygen_lab_loaded"  # set on requests read from a cassette: nothing new to check
+
+
+def _base(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path.strip("/"):
+        raise ConfigurationError(f"canonical_hosts keys and values must be scheme://host[:port], "
+                                 f"got {url!r}")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _is_local(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _rewrite(text: Any, canonical: Mapping[str, str]) -> Any:
+    for src, dst in canonical.items():
+        pairs = ((src, dst), (src.replace("/", "\\/"), dst.replace("/", "\\/")))
+        for a, b in pairs:
+            if isinstance(text, str):
+                text = text.replace(a, b)
+            elif isinstance(text, bytes):
+                text = text.replace(a.encode(), b.encode())
+    return text
+
+
+class _Hooks:
+    """The request and response hooks, and the record-time checks between them.
+
+    vcrpy's ``Cassette.append`` runs the request hook and then the response hook, in one
+    thread, only when an interaction is recorded or loaded. So the response hook is where a
+    recorded leak or a dishonest provenance is refused: raising there fails the HTTP call inside the
+    ``with`` block, vcrpy unpatches normally, and (``record_on_exception=False``) saves nothing.
+    Raising from the persister instead would leave vcrpy's patches installed until the next
+    garbage collection; the persister's own gate stays as the backstop.
+    """
+
+    def __init__(self, canonical: Mapping[str, str], secrets: tuple[str, ...],
+                 kind: str | None) -> None:
+        self.canonical, self.secrets, self.kind = canonical, secrets, kind
+        self._last = threading.local()
+
+    def request(self, request: Request) -> Request:
+        local = getattr(request, _LOCAL, False) or _is_local(request.host)
+        uri = request.uri
+        for src, dst in self.canonical.items():
+            if uri == src or uri.startswith((src + "/", src + "?")):
+                uri, local = dst + uri[len(src):], True
+                break
+        new = fingerprint_request(request)
+        new.uri = uri
+        for flag, value in ((_LOCAL, local), (_LOADED, getattr(request, _LOADED, False))):
+            if value:
+                setattr(new, flag, True)
+        self._last.request = new
+        return new
+
+    def response(self, response: dict[str, Any]) -> dict[str, Any]:
+        headers = {k: [_rewrite(v, self.canonical) for v in vs]
+                   for k, vs in response.get("headers", {}).items()
+                   if k.lower() not in VOLATILE_RESPONSE_HEADERS}
+        body = dict(response.get("body") or {})
+        if "string" in body:
+            body["string"] = _rewrite(body["string"], self.canonical)
+        new = {**response, "headers": headers, "body": body}
+        request = getattr(self._last, "request", None)
+        if request is not None and not getattr(request, _LOADED, False):
+            self._check(request, new)
+        return new
+
+    def _check(self, request: Request, response: dict[str, Any]) -> None:
+        where = f"{request.method} {request.uri}"
+        if scan_for_secrets(where, self.secrets):
+            where = f"{request.method} {request.scheme}://{request.host} (URL withheld)"
+        if self.kind == "live" and getattr(request, _LOCAL, False):
+            raise HeyGenError(f"refusing to record {where} as 'live': it went to a local server "
+                              "(the emulator); record it with provenance kind 'emulator'")
+        sent = [request.uri, dict(request.headers), body_bytes(request)]
+        forms = {f for leaf in _leaves([sent, response])
+                 for f in scan_for_secrets(leaf, self.secrets)}
+        if forms:
+            raise SecretLeak(f"a cassette entry for {where}", _ordered(forms))
+
+
+def _ordered(forms: Iterable[str]) -> list[str]:
+    return [f for f in FORMS if f in set(forms)]
+
+
+class _SafeYaml:
+    """A vcrpy serializer that loads with ``yaml.safe_load`` and captures what it should dump."""
+
+    def __init__(self) -> None:
+        self.data: Any = None
+
+    def serialize(self, data: Any) -> str:
+        self.data = data
+        return ""
+
+    @staticmethod
+    def deserialize(text: str) -> Any:
+        return yaml.safe_load(text)
+
+
+def dump_cassette(data: Mapping[str, Any]) -> str:
+    """YAML for a cassette: safe tags only, long strings never folded (the gate needs that).
+
+    Non-ASCII text is escaped: with ``allow_unicode`` PyYAML doesn't round-trip U+0085.
+    """
+    return yaml.safe_dump(dict(data), sort_keys=False, width=2**30)
+
+
+def _leaves(obj: Any) -> Iterator[str | bytes]:
+    if isinstance(obj, str | bytes):
+        yield obj
+    elif isinstance(obj, Mapping):
+        for k, v in obj.items():
+            yield from _leaves(k)
+            yield from _leaves(v)
+    elif isinstance(obj, list | tuple):
+        for item in obj:
+            yield from _leaves(item)
+
+
+class CassettePersister:
+    """vcrpy persister: ``yaml.safe_load`` / ``yaml.safe_dump``, provenance, gate, atomic write."""
+
+    def __init__(self, secrets: Iterable[str] = (), provenance: Mapping[str, str] | None = None):
+        self.secrets = tuple(secrets)
+        self.provenance = dict(provenance or {})
+
+    def load_cassette(self, cassette_path: str | Path, serializer: Any = None) -> Any:
+        path = Path(cassette_path)
+        if not path.is_file():
+            raise CassetteNotFoundError()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise CassetteDecodeError(f"{path} is not UTF-8") from err
+        if not text.strip():
+            raise CassetteNotFoundError()
+        loaded = deserialize(text, _SafeYaml())
+        metadata = loaded[2] if len(loaded) > 2 else {}
+        emulated = (metadata.get("provenance") or {}).get("kind") == "emulator"
+        for request in loaded[0]:
+            setattr(request, _LOADED, True)
+            if emulated:
+                setattr(request, _LOCAL, True)
+        return loaded
+
+    def save_cassette(self, cassette_path: str | Path, cassette_dict: Mapping[str, Any],
+                      serializer: Any = None) -> None:
+        path = Path(cassette_path)
+        capture = _SafeYaml()
+        serialize(cassette_dict, capture)
+        metadata = dict(capture.data.get("metadata") or {})
+        metadata["provenance"] = self._provenance(cassette_dict["requests"], path)
+        text = dump_cassette({"version": capture.data["version"], "metadata": metadata,
+                              "interactions": capture.data["interactions"]})
+        # Scan the leaves too: YAML writes binary values as base64 split across lines.
+        forms = {f for leaf in [text, *_leaves(capture.data)]
+                 for f in scan_for_secrets(leaf, self.secrets)}
+        if forms:
+            raise SecretLeak(str(path), _ordered(forms))
+        atomic_write(path, text, secrets=self.secrets)
+
+    def _provenance(self, requests: Iterable[Request], path: Path) -> dict[str, str]:
+        version = getattr(importlib.import_module("heygen_lab.client"), "__version__", "?")
+        local = any(getattr(r, _LOCAL, False) for r in requests)
+        kind = self.provenance.get("kind") or ("emulator" if local else "live")
+        if kind == "live" and local:
+            raise HeyGenError(f"refusing to write {path}: provenance says 'live' but requests "
+                              "went to a local server (the emulator); record with kind='emulator'")
+        fixed = {"kind": kind,
+                 "recorded_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+                 "tool": f"heygen-lab {version}"}
+        return {**fixed, **{k: v for k, v in self.provenance.items() if k not in fixed}}
+
+
+def read_provenance(path: str | Path) -> dict[str, Any] | None:
+    """A cassette's provenance (kind, recorded_at, tool, ...), or None when it has none."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    meta = data.get("metadata") if isinstance(data, dict) else None
+    prov = meta.get("provenance") if isinstance(meta, dict) else None
+    return dict(prov) if isinstance(prov, dict) else None
+
+
+def make_vcr(
+    cassette_dir: str | Path,
+    *,
+    record_mode: str = "none",
+    secrets: Iterable[str] = (),
+    canonical_hosts: Mapping[str, str] | None = None,
+    provenance: Mapping[str, str] | None = None,
+) -> vcr.VCR:
+    """A ``vcr.VCR`` for ``cassettes/<contract>/<case>.yaml`` (``use_cassette("contract/case")``).
+
+    - bodies are matched and stored as fingerprints (:data:`MATCHER_NAME`), never as bytes;
+    - the key is removed by name (:data:`FILTERED_HEADERS`, :data:`FILTERED_QUERY`) and refused
+      by value: ``secrets`` plus ``HEYGEN_API_KEY`` from the environment, when set;
+    - ``canonical_hosts`` (e.g. ``{"http://127.0.0.1:54321": "https://api.heygen.com"}``)
+      rewrites request URLs and response bodies and headers recorded against a local emulator;
+    - ``provenance`` adds to the cassette's ``metadata.provenance``; ``kind`` is inferred
+      ("emulator" when any request went to a local server) and can't claim "live" for those.
+    """
+    canonical = {_base(k): _base(v) for k, v in (canonical_hosts or {}).items()}
+    kind = (provenance or {}).get("kind")
+    if kind is not None and kind not in PROVENANCE_KINDS:
+        raise ConfigurationError(f"provenance kind must be one of {PROVENANCE_KINDS}, got {kind!r}")
+    env_key = os.environ.get("HEYGEN_API_KEY")
+    keys = (*secrets, *([env_key] if env_key else []))
+    hooks = _Hooks(canonical, keys, kind)
+    recorder = vcr.VCR(
+        cassette_library_dir=str(cassette_dir),
+        path_transformer=vcr.VCR.ensure_suffix(".yaml"),
+        record_mode=record_mode,
+        match_on=MATCH_ON,
+        filter_headers=FILTERED_HEADERS,
+        filter_query_parameters=FILTERED_QUERY,
+        before_record_request=hooks.request,
+        before_record_response=hooks.response,
+        decode_compressed_response=True,
+        record_on_exception=False,  # a session that failed half-way is not a recording
+    )
+    recorder.register_matcher(MATCHER_NAME, body_matcher)
+    recorder.register_persister(CassettePersister(keys, provenance))
+    return recorder
