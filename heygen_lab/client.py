@@ -35,6 +35,7 @@ from heygen_lab.errors import (
     error_for,
 )
 from heygen_lab.media import (
+    AUTO_DIRECT_ABOVE,
     TALKING_PHOTO_TYPES,
     V1_TYPES,
     V3_MAX_BYTES,
@@ -188,7 +189,7 @@ class HeyGenClient:
         r = route(route_id)
         target = url or self.url_for(route_id, **(path_params or {}))
         parts = urlsplit(target)
-        host_kind = "storage" if r.host == "storage" else self._host_kind(target)
+        host_kind: Any = "storage" if r.host == "storage" else self._host_kind(target)
         sent_headers: dict[str, str | None] = dict(payload.headers if payload else {})
         sent_headers.update(headers or {})
         if auth:
@@ -296,7 +297,7 @@ class HeyGenClient:
     ) -> Asset:
         """Upload a file (path, bytes or binary file object) by one of the documented routes.
 
-        ``via="auto"`` uses v3 up to 32 MiB and the direct upload above. Everything about the
+        ``via="auto"`` uses v3 up to 32 MB (32,000,000 bytes) and the direct upload above. Everything about the
         file is checked before a byte is sent.
         """
         if via not in VIAS:
@@ -304,7 +305,7 @@ class HeyGenClient:
         media = file if isinstance(file, Media) else load_media(
             file, content_type=content_type, name=name)
         if via == "auto":
-            via = "v3" if media.size <= V3_MAX_BYTES else "direct"
+            via = "v3" if media.size <= AUTO_DIRECT_ABOVE else "direct"
         if via == "v3":
             return self._upload_v3(media, on_progress, idempotency_key)
         if via == "direct":

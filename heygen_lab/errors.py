@@ -96,6 +96,8 @@ class APIError(HeyGenError):
             text += f" (Retry-After {self.retry_after:g}s)"
         if self.diagnosis is not None:
             text += f". {self.diagnosis.cause}. Fix: {self.diagnosis.remedy}"
+        else:
+            text += f". Hint: {hint_for(effective_status(r))}"
         return text
 
 
@@ -148,6 +150,27 @@ _BY_STATUS: dict[int, type[APIError]] = {
 
 # v1 answers some errors with HTTP 200; its numeric code then says which family it is.
 _V1_CODE_STATUS = {40009: 401, 400112: 401, 400562: 403, 400599: 403, 40104: 404}
+
+
+_HINTS = {
+    400: "the request does not fit this endpoint; compare it with the endpoint's reference "
+         "(heygen-lab diagnose explains known codes)",
+    401: "check HEYGEN_API_KEY, and that your plan includes API access",
+    402: "add credit to the account",
+    403: "this key or plan may not do this",
+    404: "check the id and the URL (host and API version)",
+    405: "check the HTTP method for this endpoint",
+    409: "wait for the conflicting request to finish, then retry",
+    413: "the body is too large for this route; use the direct upload",
+    429: "slow down and retry after the Retry-After delay",
+}
+
+
+def hint_for(status: int) -> str:
+    """A generic next step for a status, used when no diagnose rule matched."""
+    if status >= 500:
+        return "HeyGen or a gateway failed; retry later (safe for reads and keyed uploads)"
+    return _HINTS.get(status, "see HeyGen's error reference for this status")
 
 
 def effective_status(record: ErrorRecord) -> int:

@@ -121,8 +121,10 @@ def _secret(key: str | Secret | None) -> Secret | None:
 def _base(url: str, name: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in {"http", "https"} or not parts.netloc:
+        # The value is not echoed: a key pasted into the wrong variable must not be printed.
         raise ConfigurationError(
-            f"{name} must be an http(s) URL such as {DEFAULT_API_BASE!r}, got {url!r}"
+            f"{name} must be an http(s) URL such as {DEFAULT_API_BASE!r}; the value given "
+            f"({len(url)} characters) is not one"
         )
     if parts.query or parts.fragment or "@" in parts.netloc:
         raise ConfigurationError(f"{name} must not carry credentials, a query or a fragment")

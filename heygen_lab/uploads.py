@@ -13,6 +13,7 @@ the file, never held whole in memory.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -52,6 +53,7 @@ class _Counting:
         self._total = total
         self._read = 0
         self._on_progress = on_progress
+        self._origin = stream.tell() if stream.seekable() else None
 
     @property
     def len(self) -> int:
@@ -60,6 +62,14 @@ class _Counting:
 
     def tell(self) -> int:
         return self._read
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Rewind or move within the file (absolute positions only), as vcrpy does."""
+        if whence != 0 or self._origin is None or not 0 <= offset <= self._total:
+            raise io.UnsupportedOperation("only absolute seeks within a seekable file")
+        self._stream.seek(self._origin + offset)
+        self._read = offset
+        return offset
 
     def read(self, size: int = -1) -> bytes:
         chunk = self._stream.read(size)

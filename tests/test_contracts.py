@@ -214,3 +214,55 @@ def test_baseline_that_is_not_a_report(tmp_path: Path, capsys: pytest.CaptureFix
     bad.write_text("{}")
     assert main(["check", "--baseline", str(bad)]) == 1
     assert "not a heygen-lab report" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- replay
+CASSETTES = ROOT / "cassettes"
+
+
+def test_every_case_replays_from_its_cassette_offline() -> None:
+    report = run_check(mode="replay", contracts_dir=CONTRACTS, cassette_dir=CASSETTES)
+    assert [r.explain() for r in report.results if r.verdict != "pass"] == []
+
+
+def test_replay_names_what_changed_in_the_request(tmp_path: Path) -> None:
+    text = (CONTRACTS / "upload_v1.yaml").read_text()
+    changed = text.replace("fields: {type: image}, file_field: asset",
+                           "fields: {type: image}, file_field: file")
+    (tmp_path / "upload_v1.yaml").write_text(changed)
+    (tmp_path / "media").symlink_to(CONTRACTS / "media")
+    report = run_check(mode="replay", contracts_dir=tmp_path, cassette_dir=CASSETTES,
+                       only=["upload-v1/multipart-type-asset"])
+    [result] = report.results
+    assert result.verdict == "drift"
+    assert "the cassette holds no request like this one" in result.explain()
+    assert "parts[1].name: this request 'file', recorded 'asset'" in result.explain()
+
+
+def test_replay_without_cassette_is_skipped_with_the_fix(tmp_path: Path) -> None:
+    report = run_check(mode="replay", contracts_dir=CONTRACTS, cassette_dir=tmp_path,
+                       only=["upload-v1/raw-jpeg"])
+    [result] = report.results
+    assert result.verdict == "skip"
+    assert "heygen-lab record --only upload-v1/raw-jpeg" in result.reason
+
+
+def test_record_rewrites_a_cassette_from_the_emulator(tmp_path: Path) -> None:
+    from heygen_lab.cassettes import read_provenance
+
+    run_check(record="emulator", contracts_dir=CONTRACTS, cassette_dir=tmp_path,
+              only=["upload-v1/multipart-file"])
+    path = tmp_path / "upload-v1" / "multipart-file.yaml"
+    provenance = read_provenance(path)
+    assert provenance is not None and provenance["kind"] == "emulator"
+    data = yaml_safe_load(path)
+    assert data["interactions"][0]["request"]["uri"] == "https://upload.heygen.com/v1/asset"
+    replay = run_check(mode="replay", contracts_dir=CONTRACTS, cassette_dir=tmp_path,
+                       only=["upload-v1/multipart-file"])
+    assert replay.counts == {"pass": 1}
+
+
+def yaml_safe_load(path: Path) -> Any:
+    import yaml
+
+    return yaml.safe_load(path.read_text())

@@ -139,6 +139,6 @@ class Emulator:
         """A :class:`heygen_lab.client.HeyGenClient` pointed at this emulator."""
         # Imported by name: the client is a separate module and the emulator must not need it.
         client_cls: Any = importlib.import_module("heygen_lab.client").HeyGenClient
-        api_key = DEMO_KEY if DEMO_KEY in self.keys else self.keys[0]
-        return client_cls(api_key=api_key, api_base=self.api_base,
-                            upload_base=self.upload_base, **kwargs)
+        defaults = {"api_key": DEMO_KEY if DEMO_KEY in self.keys else self.keys[0],
+                    "api_base": self.api_base, "upload_base": self.upload_base, "env": {}}
+        return client_cls(**{**defaults, **kwargs})

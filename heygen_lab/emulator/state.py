@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
+from heygen_lab.media import V3_TYPES, sniff
+
 from .clock import Clock
 from .plans import PlanProfile
 
@@ -43,22 +45,12 @@ VOICES: Final = (
 
 
 def sniff_mime(head: bytes) -> str | None:
-    """MIME type from a file's first bytes (png, jpeg, mp4, webm, mp3, wav, pdf), else None."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head[4:8] == b"ftyp":
-        return "video/mp4"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "video/webm"
-    if head.startswith((b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")):
-        return "audio/mpeg"
-    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
-        return "audio/wav"
-    if head.startswith(b"%PDF"):
-        return "application/pdf"
-    return None
+    """MIME type from a file's first bytes (png, jpeg, mp4, webm, mp3, wav, pdf), else None.
+
+    The same sniffer as the client's pre-flight, so both sides agree on what a file is.
+    """
+    mime = sniff(head)
+    return mime if mime in V3_TYPES else None
 
 
 def file_type(mime: str) -> str:
