@@ -297,8 +297,8 @@ class HeyGenClient:
     ) -> Asset:
         """Upload a file (path, bytes or binary file object) by one of the documented routes.
 
-        ``via="auto"`` uses v3 up to 32 MB (32,000,000 bytes) and the direct upload above. Everything about the
-        file is checked before a byte is sent.
+        ``via="auto"`` uses v3 up to 32 MB (32,000,000 bytes) and the direct upload above.
+        Everything about the file is checked before a byte is sent.
         """
         if via not in VIAS:
             raise ConfigurationError(f"via must be one of {', '.join(VIAS)}; got {via!r}")
