@@ -11,13 +11,12 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import pytest
 import requests
+from _support import read_lines
 
 from heygen_lab.cli import main
 from heygen_lab.emulator import DEMO_KEY
@@ -279,17 +278,6 @@ def test_a_successful_upload_as_a_process(jpeg: Path) -> None:
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["id"]
-
-
-def read_lines(stream: IO[str], count: int, timeout: float = 60.0) -> list[str]:
-    """``count`` lines from a child's pipe, or fail (instead of hanging) after ``timeout``."""
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(stream.readline()
-                                                          for _ in range(count)), daemon=True)
-    reader.start()
-    reader.join(timeout)
-    assert not reader.is_alive(), f"no {count} lines within {timeout:g}s; got {lines!r}"
-    return lines
 
 
 @pytest.fixture

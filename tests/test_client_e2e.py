@@ -21,10 +21,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 import requests
+from _support import read_lines
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from requests_toolbelt.multipart.decoder import MultipartDecoder
@@ -247,17 +248,6 @@ def test_auto_uses_direct_above_32_mib(emulator: Emulator, big_file: Path) -> No
         while chunk := fh.read(MIB):
             digest.update(chunk)
     assert stored.sha256 == digest.hexdigest()
-
-
-def read_lines(stream: IO[str], count: int, timeout: float = 60.0) -> list[str]:
-    """``count`` lines from a child's pipe, or fail (instead of hanging) after ``timeout``."""
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(stream.readline()
-                                                          for _ in range(count)), daemon=True)
-    reader.start()
-    reader.join(timeout)
-    assert not reader.is_alive(), f"no {count} lines within {timeout:g}s; got {lines!r}"
-    return lines
 
 
 @contextmanager

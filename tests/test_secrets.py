@@ -15,14 +15,14 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
+from _support import read_lines
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -317,17 +317,6 @@ def test_cli_against_an_emulator_that_accepts_the_key(monkeypatch: pytest.Monkey
     out, err = capsys.readouterr()
     assert "live HeyGen API" in out
     assert_clean(out, err)
-
-
-def read_lines(stream: IO[str], count: int, timeout: float = 60.0) -> list[str]:
-    """``count`` lines from a child's pipe, or fail (instead of hanging) after ``timeout``."""
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(stream.readline()
-                                                          for _ in range(count)), daemon=True)
-    reader.start()
-    reader.join(timeout)
-    assert not reader.is_alive(), f"no {count} lines within {timeout:g}s; got {lines!r}"
-    return lines
 
 
 def test_serve_with_a_custom_key_does_not_print_it() -> None:
