@@ -24,6 +24,7 @@ from heygen_lab.contracts.match import MISSING, Difference, compare
 from heygen_lab.contracts.model import Case, Contract, Step
 from heygen_lab.errors import HeyGenError
 from heygen_lab.media import load_media
+from heygen_lab.routes import route
 from heygen_lab.settings import DEFAULT_API_BASE, DEFAULT_UPLOAD_BASE
 
 Verdict = Literal["pass", "drift", "skip", "error"]
@@ -102,12 +103,12 @@ def emulator_target(plan: str = "pro", **emulator_options: Any) -> Target:
         from heygen_lab.emulator import DEMO_KEY, Emulator, ManualClock
 
         with Emulator(plan=case.plan or plan, **emulator_options) as emu:
-            def client(kind: str) -> HeyGenClient:
-                key = {"valid": emu_key, "invalid": INVALID_KEY}.get(kind)
-                return HeyGenClient(key, api_base=emu.api_base, upload_base=emu.upload_base,
-                                    max_retries=0, env={})
-
             emu_key = next(iter(emulator_options.get("keys", [DEMO_KEY])))
+
+            def client(kind: str) -> HeyGenClient:  # kind "none" sends no key at all
+                return emu.client(api_key=emu_key if kind == "valid" else INVALID_KEY,
+                                  max_retries=0)
+
             clock = emu.clock
             advance = clock.advance if isinstance(clock, ManualClock) else time.sleep
             yield Session(client, advance, emu.api_base, emu.upload_base)
@@ -121,10 +122,8 @@ def live_target(api_key: str | None = None) -> Target:
 
     @contextmanager
     def open_session(case: Case) -> Iterator[Session]:
-        def client(kind: str) -> HeyGenClient:
-            key = {"valid": api_key, "invalid": INVALID_KEY}.get(kind)
-            return HeyGenClient(key, max_retries=0) if kind != "none" else HeyGenClient(
-                None, max_retries=0, env={})
+        def client(kind: str) -> HeyGenClient:  # kind "none" sends no key at all
+            return HeyGenClient(api_key if kind == "valid" else INVALID_KEY, max_retries=0)
 
         yield Session(client, time.sleep, DEFAULT_API_BASE, DEFAULT_UPLOAD_BASE)
 
@@ -221,8 +220,6 @@ def _send(send: Mapping[str, Any], session: Session, contracts_dir: Path) -> Exc
     route_id = send["route"]
     url = send.get("url")
     if url is None and "host" in send:
-        from heygen_lab.routes import route
-
         base = session.api_base if send["host"] == "api" else session.upload_base
         url = base + route(route_id).path.format(**send.get("path_params", {}))
     headers = send.get("headers") or {}
