@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -22,6 +22,9 @@ from .faults import Fault, FaultInjector
 from .payloads import validate_overrides
 from .plans import PlanProfile, resolve_plan
 from .state import EmulatorState
+
+if TYPE_CHECKING:
+    from heygen_lab.client import HeyGenClient
 
 __all__ = ["DEMO_KEY", "Emulator"]
 
@@ -135,10 +138,10 @@ class Emulator:
         if errors:
             raise errors[0]
 
-    def client(self, **kwargs: Any) -> Any:
+    def client(self, **kwargs: Any) -> HeyGenClient:
         """A :class:`heygen_lab.client.HeyGenClient` pointed at this emulator."""
         # Imported by name: the client is a separate module and the emulator must not need it.
-        client_cls: Any = importlib.import_module("heygen_lab.client").HeyGenClient
+        client_cls: type[HeyGenClient] = importlib.import_module("heygen_lab.client").HeyGenClient
         defaults = {"api_key": DEMO_KEY if DEMO_KEY in self.keys else self.keys[0],
                     "api_base": self.api_base, "upload_base": self.upload_base, "env": {}}
         return client_cls(**{**defaults, **kwargs})
