@@ -266,3 +266,69 @@ def yaml_safe_load(path: Path) -> Any:
     import yaml
 
     return yaml.safe_load(path.read_text())
+
+
+# ---------------------------------------------------------------- robustness of the loader
+yaml_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+yaml_docs = st.recursive(yaml_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+    st.sampled_from(["contract", "route", "cases", "send", "expect", "status", "summary",
+                     "provenance", "kind", "source", "steps", "body", "x"]) | st.integers(),
+    inner, max_size=4), max_leaves=15)
+
+
+@given(doc=yaml_docs)
+def test_loader_reports_never_crashes_on_arbitrary_yaml(tmp_path_factory: Any, doc: Any) -> None:
+    import yaml
+
+    path = tmp_path_factory.mktemp("c") / "c.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    try:
+        load_contract(path)
+    except ContractError as exc:
+        assert str(path) in str(exc)
+
+
+@given(text=st.text(max_size=200))
+def test_loader_reports_on_arbitrary_text(tmp_path_factory: Any, text: str) -> None:
+    path = tmp_path_factory.mktemp("c") / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ContractError):
+        load_contract(path)
+
+
+# ---------------------------------------------------------------- the shipped cassettes
+@pytest.mark.parametrize("path", sorted(CASSETTES.rglob("*.yaml")),
+                         ids=lambda p: str(p.relative_to(CASSETTES)))
+def test_shipped_cassette_is_safe_honest_and_keyless(path: Path) -> None:
+    import yaml
+
+    from heygen_lab.emulator import DEMO_KEY
+
+    text = path.read_text()
+    data = yaml.safe_load(text)
+    assert "!!python" not in text
+    assert data["metadata"]["provenance"]["kind"] == "emulator", "no emulator payload passed off"
+    assert DEMO_KEY not in text and "x-api-key" not in text.lower()
+    for interaction in data["interactions"]:
+        assert interaction["request"]["uri"].startswith(("https://api.heygen.com",
+                                                         "https://upload.heygen.com"))
+
+
+def test_plain_vcrpy_replays_a_shipped_multipart_cassette() -> None:
+    import vcr
+
+    from heygen_lab import uploads
+    from heygen_lab.cassettes import MATCHER_NAME, body_matcher, fingerprint_request
+    from heygen_lab.client import HeyGenClient
+    from heygen_lab.media import load_media
+
+    plain = vcr.VCR(before_record_request=fingerprint_request, record_mode="none",
+                    match_on=["method", "scheme", "host", "port", "path", "query", MATCHER_NAME])
+    plain.register_matcher(MATCHER_NAME, body_matcher)
+    with plain.use_cassette(str(CASSETTES / "upload-v1" / "multipart-type-asset.yaml")):
+        ex = HeyGenClient("any-key", env={}, max_retries=0).exchange(
+            "v1-upload", payload=uploads.multipart(load_media(CONTRACTS / "media" / "tiny.jpg"),
+                                                   file_field="asset", fields={"type": "image"}))
+    assert ex.status == 400
+    assert ex.body == {"code": 40001, "message": "asset data must be provided"}
+    assert ex.diagnosis is not None and ex.diagnosis.id == "wrong-encoding"
