@@ -84,9 +84,10 @@ def test_replay_without_cassettes_says_how_to_record(project: pytest.Pytester) -
 
 
 def test_fixtures(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("""
+    jpeg = str(ROOT / "contracts" / "media" / "tiny.jpg")
+    pytester.makepyfile(f"""
         def test_upload(heygen_client, heygen_emulator):
-            asset = heygen_client.upload_asset(%r, via="v1")
+            asset = heygen_client.upload_asset({jpeg!r}, via="v1")
             assert asset.id in heygen_emulator.state.assets
-    """ % str(ROOT / "contracts" / "media" / "tiny.jpg"))
+    """)
     pytester.runpytest().assert_outcomes(passed=1)
