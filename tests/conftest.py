@@ -31,3 +31,25 @@ def emulator() -> Iterator[object]:
 
     with Emulator() as emu:
         yield emu
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The notebooks go live when HEYGEN_API_KEY is set; the test suite runs them offline
+    (their committed outputs are the emulator's and the cassettes'), unless a live contract
+    run was asked for."""
+    import os
+
+    mode = config.getoption("--heygen-mode", default=None)
+    if mode != "live" and "HEYGEN_API_KEY" in os.environ:
+        config.stash[_HIDDEN_KEY] = os.environ.pop("HEYGEN_API_KEY")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import os
+
+    key = config.stash.get(_HIDDEN_KEY, None)
+    if key is not None:
+        os.environ["HEYGEN_API_KEY"] = key
+
+
+_HIDDEN_KEY = pytest.StashKey[str]()

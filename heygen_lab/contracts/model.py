@@ -176,9 +176,9 @@ def load_contract(path: Path) -> Contract:
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         raise ContractError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     validator = jsonschema.Draft202012Validator(CONTRACT_SCHEMA)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        err = min(errors, key=lambda e: -len(e.absolute_path))
+    errors = list(validator.iter_errors(data))
+    if errors:  # the deepest error is the most specific one
+        err = max(errors, key=lambda e: len(e.absolute_path))
         keys = list(err.absolute_path)
         raise ContractError(
             f"{path}:{_line(node, keys)}: {'.'.join(map(str, keys)) or '<top>'}: {err.message}"
