@@ -181,6 +181,8 @@ def _progress(quiet: bool, announce: str) -> Iterator[Any]:
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
     text = args.payload if args.payload is not None else sys.stdin.read()
+    if not text.strip():
+        raise CLIError("no PAYLOAD: pass the error body as an argument or on stdin", EXIT_USAGE)
     try:
         body = json.loads(text)
     except ValueError:
@@ -322,10 +324,14 @@ def cmd_cassettes(args: argparse.Namespace) -> int:
     from heygen_lab.cassettes import lint
     from heygen_lab.contracts import default_dir, load_contracts
 
+    directory = args.cassettes or default_dir("cassettes")
+    if not directory.is_dir():
+        raise CLIError(f"{directory}: no such cassette directory; pass --cassettes DIR, or "
+                       "record cassettes with 'heygen-lab record'", EXIT_USAGE)
     contracts = load_contracts(args.contracts or default_dir("contracts"))
     known = [c.id for contract in contracts for c in contract.cases]
     secrets = [k for k in [os.environ.get("HEYGEN_API_KEY")] if k]
-    findings = lint(args.cassettes or default_dir("cassettes"), known_cases=known,
+    findings = lint(directory, known_cases=known,
                     max_age_days=args.max_age_days, max_bytes=args.max_bytes, secrets=secrets)
     for f in findings:
         print(f"{f.kind:<12} {f.path}: {f.message}")

@@ -318,3 +318,26 @@ def test_serve_with_a_bad_fault_spec_is_a_usage_error(capsys: pytest.CaptureFixt
     code, out, err = run(capsys, "serve", "--fault", "meteor:rate=1")
     assert code == 2 and out == ""
     assert "unknown kind 'meteor'" in one_error_line(err)
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["check", "--plan", "gold"], 1, "unknown plan 'gold'; valid plans: payg, pro, trial"),
+        (["check", "--contracts", "/nonexistent"], 1, "no such contract directory"),
+        (["cassettes", "lint", "--cassettes", "/nonexistent"], 2, "no such cassette directory"),
+        (["record", "--only", "nope"], 1, "no case matches ['nope']"),
+        (["serve", "--fault", "bogus"], 2, "bad fault 'bogus'"),
+        (["diagnose"], 2, "no PAYLOAD"),
+    ],
+)
+def test_bad_input_is_one_line_and_non_zero(
+    argv: list[str], code: int, message: str, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("HEYGEN_API_KEY", raising=False)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main(argv) == code
+    err = [line for line in capsys.readouterr().err.splitlines()
+           if not line.startswith("no --mode given")]
+    assert len(err) == 1 and err[0].startswith("heygen-lab: error: ") and message in err[0]

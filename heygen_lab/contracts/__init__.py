@@ -73,6 +73,12 @@ def run_check(
     if record is not None:
         mode = record
     if mode == "emulator":
+        from heygen_lab.emulator.plans import resolve_plan
+
+        try:
+            resolve_plan(plan or "pro")
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
         target, where = emulator_target(plan or "pro", **options), "embedded emulator"
     elif mode == "live":
         if key is None:

@@ -22,7 +22,7 @@ from heygen_lab import uploads
 from heygen_lab.client import Exchange, HeyGenClient
 from heygen_lab.contracts.match import MISSING, Difference, compare
 from heygen_lab.contracts.model import Case, Contract, Step
-from heygen_lab.errors import HeyGenError
+from heygen_lab.errors import ConfigurationError, HeyGenError
 from heygen_lab.media import load_media
 from heygen_lab.routes import route
 from heygen_lab.settings import DEFAULT_API_BASE, DEFAULT_UPLOAD_BASE
@@ -102,7 +102,11 @@ def emulator_target(plan: str = "pro", **emulator_options: Any) -> Target:
     def open_session(case: Case) -> Iterator[Session]:
         from heygen_lab.emulator import DEMO_KEY, Emulator, ManualClock
 
-        with Emulator(plan=case.plan or plan, **emulator_options) as emu:
+        try:
+            emulator = Emulator(plan=case.plan or plan, **emulator_options)
+        except ValueError as exc:  # an unknown plan or fault: the case cannot run as written
+            raise ConfigurationError(str(exc)) from None
+        with emulator as emu:
             emu_key = next(iter(emulator_options.get("keys", [DEMO_KEY])))
 
             def client(kind: str) -> HeyGenClient:  # kind "none" sends no key at all
