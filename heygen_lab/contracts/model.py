@@ -91,6 +91,7 @@ _CASE = {
     "properties": {
         "summary": {"type": "string"},
         "plan": {"type": "string"},
+        "faults": {"type": "string", "minLength": 1},
         "billed": {"type": "boolean"},
         "mutates": {"type": "boolean"},
         "modes": {"type": "array", "items": {"enum": list(MODES)}, "uniqueItems": True},
@@ -143,6 +144,7 @@ class Case:
     steps: tuple[Step, ...]
     provenance: Mapping[str, str]
     plan: str | None = None
+    faults: str | None = None  # emulator fault spec; such a case runs in emulator/replay only
     billed: bool = False
     mutates: bool = False
     modes: tuple[str, ...] = MODES
@@ -200,7 +202,8 @@ def load_contract(path: Path) -> Contract:
                               repeat=s.get("repeat", 1), advance=float(s.get("advance", 0))))
         cases.append(Case(
             contract=data["contract"], name=name, summary=raw["summary"], steps=tuple(steps),
-            provenance=raw["provenance"], plan=raw.get("plan"), billed=raw.get("billed", False),
+            provenance=raw["provenance"], plan=raw.get("plan"), faults=raw.get("faults"),
+            billed=raw.get("billed", False),
             mutates=raw.get("mutates", False), modes=tuple(raw.get("modes", MODES)),
             file=str(path), line=line,
         ))

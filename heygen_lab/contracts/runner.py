@@ -103,7 +103,10 @@ def emulator_target(plan: str = "pro", **emulator_options: Any) -> Target:
         from heygen_lab.emulator import DEMO_KEY, Emulator, ManualClock
 
         try:
-            emulator = Emulator(plan=case.plan or plan, **emulator_options)
+            options = dict(emulator_options)
+            if case.faults:
+                options["faults"] = case.faults
+            emulator = Emulator(plan=case.plan or plan, **options)
         except ValueError as exc:  # an unknown plan or fault: the case cannot run as written
             raise ConfigurationError(str(exc)) from None
         with emulator as emu:
@@ -327,6 +330,8 @@ def select(contracts: list[Contract], *, mode: str, plan: str | None,
             reason = None
             if mode not in case.modes:
                 reason = f"not runnable in {mode} mode (runs in {', '.join(case.modes)})"
+            elif mode == "live" and case.faults:
+                reason = "needs the emulator's fault injection"
             elif mode == "live" and (case.billed or case.mutates) and not allow_billed:
                 reason = ("spends credits or changes the account; pass --allow-billed "
                           "to run it live")
