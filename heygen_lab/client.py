@@ -46,7 +46,7 @@ from heygen_lab.media import (
     load_media,
 )
 from heygen_lab.retry import RetryPolicy, parse_retry_after, retry_delay, should_retry
-from heygen_lab.routes import Route, route
+from heygen_lab.routes import Host, Route, route
 from heygen_lab.settings import Secret, Settings, Timeouts
 from heygen_lab.uploads import Payload, Progress
 
@@ -189,7 +189,7 @@ class HeyGenClient:
         r = route(route_id)
         target = url or self.url_for(route_id, **(path_params or {}))
         parts = urlsplit(target)
-        host_kind: Any = "storage" if r.host == "storage" else self._host_kind(target)
+        host_kind: Host = "storage" if r.host == "storage" else self._host_kind(target)
         sent_headers: dict[str, str | None] = dict(payload.headers if payload else {})
         sent_headers.update(headers or {})
         if auth:
@@ -212,23 +212,18 @@ class HeyGenClient:
                         method, target, params=params, data=body, headers=sent_headers,
                         timeout=timeout, allow_redirects=False,
                     )
-            except requests.Timeout:
-                if should_retry(attempt=attempt, policy=self.retry_policy, status=None,
-                                network_error=True, repeatable=repeatable):
-                    self._pause(attempt, None)
-                    attempt += 1
-                    continue
-                note = "" if repeatable else "; the request may have been received and acted on"
-                raise RequestTimeout(
-                    f"{method} {target}: no response within {timeout:g}s{note}",
-                    method=method, url=target,
-                ) from None
             except requests.RequestException as exc:
                 if should_retry(attempt=attempt, policy=self.retry_policy, status=None,
                                 network_error=True, repeatable=repeatable):
                     self._pause(attempt, None)
                     attempt += 1
                     continue
+                if isinstance(exc, requests.Timeout):
+                    note = "" if repeatable else "; the request may have been acted on"
+                    raise RequestTimeout(
+                        f"{method} {target}: no response within {timeout:g}s{note}",
+                        method=method, url=target,
+                    ) from None
                 raise ConnectError(
                     f"{method} {target}: no response ({type(exc).__name__}); check the URL "
                     "and that the server is reachable", method=method, url=target,
@@ -243,7 +238,7 @@ class HeyGenClient:
                 continue
             return self._finish(r, method, target, sent, response, attempt + 1)
 
-    def _host_kind(self, url: str) -> Any:
+    def _host_kind(self, url: str) -> Host:
         """Which configured host ``url`` is on: the longest matching base wins and a tie (both
         bases set to the same URL) counts as the API host, so a legacy upload sent there is
         diagnosed as the wrong-host mistake."""
@@ -265,7 +260,7 @@ class HeyGenClient:
     def _finish(self, r: Route, method: str, url: str, sent: Sent,
                 response: requests.Response, attempts: int) -> Exchange:
         content = response.content
-        request_id = response.headers.get("X-Request-Id") or response.headers.get("x-request-id")
+        request_id = response.headers.get("X-Request-Id")  # requests' headers ignore case
         decoded = decode(response.status_code, content, request_id=request_id)
         diagnosis = diagnose(decoded.error, sent) if decoded.error else None
         return Exchange(
