@@ -306,12 +306,13 @@ class HeyGenClient:
         if via == "direct":
             return self._upload_direct(media, on_progress)
         media.check(V1_TYPES, route="the legacy v1 upload")
-        payload = {
-            "v1": uploads.raw(media),
-            "v1-multipart-file": uploads.multipart(media, file_field="file"),
-            "v1-multipart-type-asset": uploads.multipart(
-                media, file_field="asset", fields={"type": media.file_type}),
-        }[via]
+        if via == "v1":
+            payload = uploads.raw(media)
+        elif via == "v1-multipart-file":  # the v3 part name, sent to v1: gets 40001
+            payload = uploads.multipart(media, file_field="file")
+        else:  # fields type + asset, as in the seed note: gets 40001 too
+            payload = uploads.multipart(media, file_field="asset",
+                                        fields={"type": media.file_type})
         data = self.call("v1-upload", payload=payload, on_progress=on_progress).data or {}
         return Asset(
             id=str(data.get("id", "")), url=data.get("url"), mime_type=media.mime_type,
