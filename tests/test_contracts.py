@@ -332,3 +332,20 @@ def test_plain_vcrpy_replays_a_shipped_multipart_cassette() -> None:
     assert ex.status == 400
     assert ex.body == {"code": 40001, "message": "asset data must be provided"}
     assert ex.diagnosis is not None and ex.diagnosis.id == "wrong-encoding"
+
+
+def test_live_mode_code_path_against_the_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Live mode is the client with HEYGEN_* settings; pointed at an emulator it runs offline."""
+    from heygen_lab.emulator import DEMO_KEY, Emulator
+
+    with Emulator() as emu:
+        monkeypatch.setenv("HEYGEN_API_KEY", DEMO_KEY)
+        monkeypatch.setenv("HEYGEN_API_BASE", emu.api_base)
+        monkeypatch.setenv("HEYGEN_UPLOAD_BASE", emu.upload_base)
+        report = run_check(mode="live", contracts_dir=CONTRACTS, only=["upload-v1", "account"])
+    verdicts = {r.case.id: r.verdict for r in report.results}
+    assert verdicts["upload-v1/multipart-type-asset"] == "pass"
+    assert verdicts["account/quota-bad-key"] == "pass"
+    assert verdicts["upload-v1/raw-jpeg"] == "skip"        # mutates: needs --allow-billed
+    assert verdicts["account/trial-daily-cap"] == "skip"   # emulator-only
+    assert set(verdicts.values()) == {"pass", "skip"}

@@ -25,7 +25,7 @@ from heygen_lab.contracts.model import Case, Contract, Step
 from heygen_lab.errors import ConfigurationError, HeyGenError
 from heygen_lab.media import load_media
 from heygen_lab.routes import route
-from heygen_lab.settings import DEFAULT_API_BASE, DEFAULT_UPLOAD_BASE
+from heygen_lab.settings import DEFAULT_API_BASE, DEFAULT_UPLOAD_BASE, Settings
 
 Verdict = Literal["pass", "drift", "skip", "error"]
 INVALID_KEY = "invalid-key-for-contracts"
@@ -132,7 +132,8 @@ def live_target(api_key: str | None = None) -> Target:
         def client(kind: str) -> HeyGenClient:  # kind "none" sends no key at all
             return HeyGenClient(api_key if kind == "valid" else INVALID_KEY, max_retries=0)
 
-        yield Session(client, time.sleep, DEFAULT_API_BASE, DEFAULT_UPLOAD_BASE)
+        hosts = Settings.resolve(api_key)  # HEYGEN_API_BASE / HEYGEN_UPLOAD_BASE apply here too
+        yield Session(client, time.sleep, hosts.api_base, hosts.upload_base)
 
     return open_session
 
