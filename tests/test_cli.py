@@ -341,3 +341,12 @@ def test_bad_input_is_one_line_and_non_zero(
     err = [line for line in capsys.readouterr().err.splitlines()
            if not line.startswith("no --mode given")]
     assert len(err) == 1 and err[0].startswith("heygen-lab: error: ") and message in err[0]
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "heygen_lab", "diagnose",
+         '{"code":40001,"message":"asset data must be provided"}', "--endpoint", "v1-upload"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("wrong-encoding: ")
