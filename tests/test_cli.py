@@ -199,7 +199,7 @@ def test_diagnose_with_no_matching_rule_says_so(capsys: pytest.CaptureFixture[st
     assert out.startswith("no rule matches code 123456 something new")
 
 
-@pytest.mark.parametrize("text", ["not json", "{\"code\": 40001", ""])
+@pytest.mark.parametrize("text", ["not json", "{\"code\": 40001"])  # empty: see bad_input
 def test_diagnose_non_json_is_a_usage_error(capsys: pytest.CaptureFixture[str],
                                             monkeypatch: pytest.MonkeyPatch, text: str) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO(text))
