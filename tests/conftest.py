@@ -6,6 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Deterministic on a noisy 2-core machine: the same examples every run, no per-example deadline,
+# no example database left behind.
+settings.register_profile("heygen-lab", deadline=None, derandomize=True, database=None)
+settings.load_profile("heygen-lab")
 
 MEDIA = Path(__file__).resolve().parent.parent / "contracts" / "media"
 
