@@ -266,7 +266,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from heygen_lab.contracts import compare_reports, load_report, run_check
+    from heygen_lab.contracts import compare_reports, load_report, run_check, write_report
 
     mode = args.mode or ("live" if os.environ.get("HEYGEN_API_KEY") else "emulator")
     if args.mode is None:
@@ -284,11 +284,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"\ncompared with {args.baseline}:")
         for line in changes:
             print(f"  {line}")
-    summary = ", ".join(f"{n} {v}" for v, n in sorted(report.counts.items()))
-    print(f"\n{summary} ({report.target})")
+    print(f"\n{report.summary} ({report.target})")
     if args.report:
-        _write_report(args.report, report.to_json(), report.to_markdown(changes))
-        print(f"report: {args.report} and {args.report.with_suffix('.md')}")
+        json_path, md_path = write_report(report, args.report, changes)
+        print(f"report: {json_path} and {md_path}")
     return EXIT_FAIL if report.drifted or changes else 0
 
 
@@ -297,14 +296,6 @@ def _print_row(result: Any) -> None:
 
     print(f"{result.verdict:<6} {result.case.id:<38} expected {expected_summary(result):<36} "
           f"observed {observed_summary(result):<36} [{result.case.provenance['kind']}]", flush=True)
-
-
-def _write_report(path: Path, text: str, markdown: str) -> None:
-    from heygen_lab.cassettes import atomic_write
-
-    secrets = [k for k in [os.environ.get("HEYGEN_API_KEY")] if k]
-    atomic_write(path, text, secrets=secrets)
-    atomic_write(path.with_suffix(".md"), markdown, secrets=secrets)
 
 
 def cmd_record(args: argparse.Namespace) -> int:
@@ -330,9 +321,8 @@ def cmd_cassettes(args: argparse.Namespace) -> int:
                        "record cassettes with 'heygen-lab record'", EXIT_USAGE)
     contracts = load_contracts(args.contracts or default_dir("contracts"))
     known = [c.id for contract in contracts for c in contract.cases]
-    secrets = [k for k in [os.environ.get("HEYGEN_API_KEY")] if k]
     findings = lint(directory, known_cases=known,
-                    max_age_days=args.max_age_days, max_bytes=args.max_bytes, secrets=secrets)
+                    max_age_days=args.max_age_days, max_bytes=args.max_bytes)
     for f in findings:
         print(f"{f.kind:<12} {f.path}: {f.message}")
     print(f"{len(findings)} finding(s) in {len(known)} case(s)")

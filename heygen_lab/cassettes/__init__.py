@@ -22,7 +22,13 @@ from heygen_lab.cassettes.fingerprints import (
     fingerprint,
     fingerprint_request,
 )
-from heygen_lab.cassettes.gate import SecretLeak, atomic_write, gate, scan_for_secrets
+from heygen_lab.cassettes.gate import (
+    SecretLeak,
+    atomic_write,
+    gate,
+    known_secrets,
+    scan_for_secrets,
+)
 from heygen_lab.cassettes.lint import Finding, lint
 from heygen_lab.cassettes.recorder import CassettePersister, make_vcr, read_provenance
 
@@ -37,6 +43,7 @@ __all__ = [
     "fingerprint",
     "fingerprint_request",
     "gate",
+    "known_secrets",
     "lint",
     "make_vcr",
     "read_provenance",

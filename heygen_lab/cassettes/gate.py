@@ -22,6 +22,16 @@ MIN_SECRET_LENGTH = 8
 FORMS = ("raw", "url-encoded", "base64")
 
 
+def known_secrets(extra: Iterable[str | None] = ()) -> tuple[str, ...]:
+    """The values to refuse: ``extra`` plus ``HEYGEN_API_KEY`` from the environment, when set.
+
+    Every writer goes through :func:`gate`, which adds the environment's key itself, so no
+    caller can forget it.
+    """
+    values = (*extra, os.environ.get("HEYGEN_API_KEY"))
+    return tuple(dict.fromkeys(v for v in values if v))
+
+
 class SecretLeak(HeyGenError):
     """A file about to be written contains a secret. The message never contains the secret."""
 
@@ -82,8 +92,9 @@ def scan_for_secrets(text: str | bytes, secrets: Iterable[str]) -> list[str]:
 
 
 def gate(text: str | bytes, secrets: Iterable[str], *, where: str) -> None:
-    """Raise :class:`SecretLeak` if ``text`` (about to be written to ``where``) holds a secret."""
-    forms = scan_for_secrets(text, secrets)
+    """Raise :class:`SecretLeak` if ``text`` (about to be written to ``where``) holds one of
+    ``secrets`` or the environment's ``HEYGEN_API_KEY``."""
+    forms = scan_for_secrets(text, known_secrets(secrets))
     if forms:
         raise SecretLeak(where, forms)
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import yaml
 
-from heygen_lab.cassettes.gate import scan_for_secrets
+from heygen_lab.cassettes.gate import known_secrets, scan_for_secrets
 
 Kind = Literal["orphaned", "missing", "stale", "oversized", "secret", "unsafe-yaml", "unreadable"]
 
@@ -94,7 +94,7 @@ def lint(
     root = Path(cassette_dir)
     moment = now or datetime.now(UTC)
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    keys = tuple(secrets)
+    keys = known_secrets(secrets)
     known = None if known_cases is None else set(known_cases)
     findings: list[Finding] = []
     seen: set[str] = set()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import ipaddress
-import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -36,7 +35,13 @@ from heygen_lab.cassettes.fingerprints import (
     body_matcher,
     fingerprint_request,
 )
-from heygen_lab.cassettes.gate import FORMS, SecretLeak, atomic_write, scan_for_secrets
+from heygen_lab.cassettes.gate import (
+    FORMS,
+    SecretLeak,
+    atomic_write,
+    known_secrets,
+    scan_for_secrets,
+)
 from heygen_lab.errors import ConfigurationError, HeyGenError
 
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query", MATCHER_NAME)
@@ -261,8 +266,7 @@ def make_vcr(
     kind = (provenance or {}).get("kind")
     if kind is not None and kind not in PROVENANCE_KINDS:
         raise ConfigurationError(f"provenance kind must be one of {PROVENANCE_KINDS}, got {kind!r}")
-    env_key = os.environ.get("HEYGEN_API_KEY")
-    keys = (*secrets, *([env_key] if env_key else []))
+    keys = known_secrets(secrets)
     hooks = _Hooks(canonical, keys, kind)
     recorder = vcr.VCR(
         cassette_library_dir=str(cassette_dir),

@@ -20,7 +20,13 @@ from heygen_lab.contracts.model import (
     load_contract,
     load_contracts,
 )
-from heygen_lab.contracts.report import Report, compare_reports, load_report
+from heygen_lab.contracts.report import (
+    Report,
+    compare_reports,
+    load_report,
+    report_paths,
+    write_report,
+)
 from heygen_lab.contracts.runner import (
     CaseResult,
     Target,
@@ -35,7 +41,7 @@ from heygen_lab.errors import ConfigurationError
 __all__ = [
     "CONTRACT_SCHEMA", "Case", "CaseResult", "Contract", "ContractError", "Difference", "Report",
     "compare", "compare_reports", "default_dir", "load_contract", "load_contracts",
-    "load_report", "run_check",
+    "load_report", "report_paths", "run_check", "write_report",
 ]
 
 _REPO = Path(__file__).resolve().parents[2]
@@ -92,8 +98,7 @@ def run_check(
     if record is not None:
         today = datetime.now(UTC).date().isoformat()
         provenance = {"kind": record, "recorded_at": today, "tool": "heygen-lab"}
-        target = cassette_target(cassette_dir, record_from=target, provenance=provenance,
-                                 secrets=(key,) if key else ())
+        target = cassette_target(cassette_dir, record_from=target, provenance=provenance)
         where = f"recording {where} into {cassette_dir}"
     results = []
     for case, reason in select(contracts, mode=mode, plan=plan, allow_billed=allow_billed):

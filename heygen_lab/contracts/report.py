@@ -8,6 +8,7 @@ lists every case whose observed status, code or message moved.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +37,11 @@ class Report:
         return Counter(r.verdict for r in self.results)
 
     @property
+    def summary(self) -> str:
+        """``"3 drift, 35 pass"``."""
+        return ", ".join(f"{n} {v}" for v, n in sorted(self.counts.items()))
+
+    @property
     def drifted(self) -> list[CaseResult]:
         return [r for r in self.results if r.verdict in {"drift", "error"}]
 
@@ -51,10 +57,9 @@ class Report:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str) + "\n"
 
     def to_markdown(self, baseline_changes: list[str] | None = None) -> str:
-        summary = ", ".join(f"{n} {v}" for v, n in sorted(self.counts.items()))
         lines = [f"# heygen-lab plan report ({self.mode})", "",
                  f"- target: {self.target}", f"- plan: {self.plan or 'as the key has it'}",
-                 f"- created: {self.created_at}", f"- result: {summary}", "",
+                 f"- created: {self.created_at}", f"- result: {self.summary}", "",
                  "| case | verdict | expected | observed | provenance |",
                  "|---|---|---|---|---|"]
         for r in self.results:
@@ -167,6 +172,29 @@ def _fmt(sigs: list[tuple[Any, ...]]) -> str:
     if error:
         return "no response"
     return " ".join(str(x) for x in (status, code, repr(message) if message else None) if x)
+
+
+def report_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """Where a report goes: ``x.json`` and ``x.md`` for ``x.json``, ``x.md`` or ``x``."""
+    p = Path(path)
+    json_path = p.with_suffix(".json") if p.suffix.lower() in {".json", ".md", ""} else (
+        p.with_name(p.name + ".json"))
+    return json_path, json_path.with_suffix(".md")
+
+
+def write_report(report: Report, path: str | os.PathLike[str],
+                 changes: list[str] | None = None) -> tuple[Path, Path]:
+    """Write the report as JSON and Markdown, atomically. Both texts pass the secret gate
+    before either file is written, so a leak leaves nothing behind."""
+    from heygen_lab.cassettes import atomic_write, gate
+
+    json_path, md_path = report_paths(path)
+    texts = {json_path: report.to_json(), md_path: report.to_markdown(changes)}
+    for target, text in texts.items():
+        gate(text, (), where=str(target))
+    for target, text in texts.items():
+        atomic_write(target, text)
+    return json_path, md_path
 
 
 def load_report(path: Path) -> dict[str, Any]:

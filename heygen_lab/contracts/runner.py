@@ -139,8 +139,7 @@ def live_target(api_key: str | None = None) -> Target:
 
 
 def cassette_target(cassette_dir: Path, *, record_from: Target | None = None,
-                    provenance: Mapping[str, str] | None = None,
-                    secrets: tuple[str, ...] = ()) -> Target:
+                    provenance: Mapping[str, str] | None = None) -> Target:
     """Replay ``cassettes/<contract>/<case>.yaml`` with the network blocked, or, given
     ``record_from``, record those cassettes from another target (hosts made canonical)."""
 
@@ -164,7 +163,7 @@ def cassette_target(cassette_dir: Path, *, record_from: Target | None = None,
         with record_from(case) as inner:
             hosts = {inner.api_base: DEFAULT_API_BASE, inner.upload_base: DEFAULT_UPLOAD_BASE}
             recorder = make_vcr(cassette_dir, record_mode="all", canonical_hosts=hosts,
-                                provenance=dict(provenance or {}), secrets=secrets)
+                                provenance=dict(provenance or {}))
             with recorder.use_cassette(name):
                 yield inner
 

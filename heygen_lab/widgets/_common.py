@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import html
-import os
 from collections.abc import Iterable
 from typing import Any
+
+from heygen_lab.cassettes.gate import known_secrets
 
 try:
     import ipywidgets as widgets
@@ -31,8 +32,8 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     Messages from the client never hold the key; this is the second line of defence for text
     that came from elsewhere (a response body that echoed it, an exception from a library).
     """
-    values = [*secrets, os.environ.get("HEYGEN_API_KEY")]
-    for secret in sorted({s for s in values if s and len(s) >= 4}, key=len, reverse=True):
+    for secret in sorted({s for s in known_secrets(secrets) if len(s) >= 4}, key=len,
+                         reverse=True):
         text = text.replace(secret, REDACTED)
     return text
 

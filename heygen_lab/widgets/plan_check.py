@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from heygen_lab.cassettes import atomic_write, gate
 from heygen_lab.contracts import (
     CaseResult,
     Report,
@@ -22,7 +21,9 @@ from heygen_lab.contracts import (
     default_dir,
     load_contracts,
     load_report,
+    report_paths,
     run_check,
+    write_report,
 )
 from heygen_lab.contracts.report import expected_summary, observed_summary
 from heygen_lab.emulator import PLANS
@@ -73,14 +74,6 @@ def results_table(results: Sequence[CaseResult]) -> str:
                     + "".join(f"<td style='padding:2px 8px'>{c}</td>" for c in cells) + "</tr>")
     return ("<table class='heygen-plan-check' style='border-collapse:collapse'>"
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
-
-
-def report_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """Where a report goes: ``x.json`` and ``x.md`` for ``x.json``, ``x.md`` or ``x``."""
-    p = Path(path)
-    json_path = p.with_suffix(".json") if p.suffix.lower() in {".json", ".md", ""} else (
-        p.with_name(p.name + ".json"))
-    return json_path, json_path.with_suffix(".md")
 
 
 def _pre(text: str) -> str:
@@ -194,24 +187,26 @@ class PlanCheckWidget(View):
         self.explanation.value = _pre(text) if text else ""
         return text
 
-    def export(self, path: str | os.PathLike[str]) -> tuple[Path, Path] | None:
-        """Write the report as JSON and Markdown; refused (SecretLeak) if either holds the key."""
+    def _ready(self, path: str | os.PathLike[str], action: str, done: str, missing_path: str
+               ) -> Report | None:
+        """Clear the output; the report to act on, or None after saying why there is none."""
         clear(self.output)
         self.error = None
         if self.report is None:
-            self._fail("nothing to export", HeyGenError("run the check first"))
+            self._fail(f"nothing to {action}", HeyGenError("run the check first"))
+        elif not str(path).strip():
+            self._fail(f"nothing {done}", HeyGenError(missing_path))
+        else:
+            return self.report
+        return None
+
+    def export(self, path: str | os.PathLike[str]) -> tuple[Path, Path] | None:
+        """Write the report as JSON and Markdown; refused (SecretLeak) if either holds the key."""
+        report = self._ready(path, "export", "exported", "type a report path first")
+        if report is None:
             return None
-        if not str(path).strip():
-            self._fail("nothing exported", HeyGenError("type a report path first"))
-            return None
-        json_path, md_path = report_paths(path)
-        texts = {json_path: self.report.to_json(), md_path: self.report.to_markdown(self.changes)}
-        secrets = [k for k in (os.environ.get("HEYGEN_API_KEY"),) if k]
         try:
-            for p, text in texts.items():  # both checked before either is written
-                gate(text, secrets, where=str(p))
-            for p, text in texts.items():
-                atomic_write(p, text, secrets=secrets)
+            json_path, md_path = write_report(report, path, self.changes)
         except (HeyGenError, OSError) as exc:
             self._fail("the report was not written", exc)
             return None
@@ -222,20 +217,15 @@ class PlanCheckWidget(View):
 
     def compare(self, path: str | os.PathLike[str]) -> list[str] | None:
         """Compare this run with a baseline report; one line per case whose behaviour moved."""
-        clear(self.output)
-        self.error = None
-        if self.report is None:
-            self._fail("nothing to compare", HeyGenError("run the check first"))
-            return None
-        if not str(path).strip():
-            self._fail("nothing compared", HeyGenError("type a baseline report path"))
+        report = self._ready(path, "compare", "compared", "type a baseline report path")
+        if report is None:
             return None
         try:
             baseline = load_report(Path(path))
         except HeyGenError as exc:
             self._fail("the baseline was not read", exc)
             return None
-        changes = compare_reports(baseline, self.report.to_dict())
+        changes = compare_reports(baseline, report.to_dict())
         self.changes = changes
         lines = changes or ["no behaviour changed since the baseline"]
         title = f"Compared with {path}:"
