@@ -29,10 +29,11 @@ from typing import Literal
 from heygen_lab.envelopes import ErrorRecord
 from heygen_lab.media import V3_MAX_BYTES
 from heygen_lab.routes import ROUTES, Route, match
+from heygen_lab.settings import DEFAULT_API_BASE, DEFAULT_UPLOAD_BASE
 
 LEGACY_UPLOAD_PATHS = frozenset({"/v1/asset", "/v1/talking_photo"})
 LEGACY_UPLOAD_ROUTES = frozenset({"v1-upload", "v1-talking-photo"})
-_HOSTS = {"api": "https://api.heygen.com", "upload": "https://upload.heygen.com"}
+_HOSTS = {"api": DEFAULT_API_BASE, "upload": DEFAULT_UPLOAD_BASE}
 
 
 @dataclass(frozen=True)

@@ -78,12 +78,10 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-FILE_TYPES = {"image": "image", "video": "video", "audio": "audio"}
-
-
-def file_type(mime: str) -> str:
-    """HeyGen's coarse kind of a MIME type: image, video, audio, or document."""
-    return FILE_TYPES.get(mime.split("/", 1)[0], "document")
+def file_type(mime: str, other: str = "document") -> str:
+    """HeyGen's coarse kind of a MIME type: image, video, audio, or ``other``."""
+    major = mime.split("/", 1)[0]
+    return major if major in {"image", "video", "audio"} else other
 
 
 @dataclass(frozen=True)
@@ -135,7 +133,7 @@ def load_media(
     """Check a file and learn what it is; raises MediaError before anything is sent."""
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
-        return _describe(name or "upload.bin", len(data), _digest_stream(io.BytesIO(data)),
+        return _describe(name or "upload.bin", _digest_stream(io.BytesIO(data)),
                          lambda: io.BytesIO(data), content_type, None)
     if isinstance(source, str | os.PathLike):
         return _from_path(Path(source), content_type, name)
@@ -158,7 +156,7 @@ def _from_path(path: Path, content_type: str | None, name: str | None) -> Media:
         raise MediaError(
             f"{path}: cannot be read ({exc.strerror}); check its permissions"
         ) from None
-    return _describe(name or path.name, digest[2], digest, lambda: path.open("rb"),
+    return _describe(name or path.name, digest, lambda: path.open("rb"),
                      content_type, path)
 
 
@@ -175,7 +173,7 @@ def _from_stream(stream: BinaryIO, content_type: str | None, name: str | None) -
             stream.seek(start)
             return cast(BinaryIO, _Borrowed(stream))
 
-        return _describe(label, digest[2], digest, reopen, content_type, None)
+        return _describe(label, digest, reopen, content_type, None)
     # A pipe or socket can be read once: spool it to a temporary file so retries can re-read it.
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the Media
     shutil.copyfileobj(stream, spool, _CHUNK)
@@ -186,7 +184,7 @@ def _from_stream(stream: BinaryIO, content_type: str | None, name: str | None) -
         spool.seek(0)
         return cast(BinaryIO, _Borrowed(spool))
 
-    return _describe(label, digest[2], digest, reopen_spool, content_type, None)
+    return _describe(label, digest, reopen_spool, content_type, None)
 
 
 class _Borrowed(io.RawIOBase):
@@ -228,9 +226,9 @@ def _digest_stream(stream: BinaryIO) -> tuple[str, bytes, int]:
     return sha.hexdigest(), head, size
 
 
-def _describe(name: str, size: int, digest: tuple[str, bytes, int],
+def _describe(name: str, digest: tuple[str, bytes, int],
               opener: Callable[[], BinaryIO], content_type: str | None, path: Path | None) -> Media:
-    sha, head, _ = digest
+    sha, head, size = digest
     if size == 0:
         raise MediaError(f"{name}: the file is empty; HeyGen needs the file's bytes")
     sniffed = sniff(head)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from heygen_lab.media import V3_TYPES, sniff
+from heygen_lab.media import file_type as media_file_type
 
 from .clock import Clock
 from .plans import PlanProfile
@@ -55,8 +56,7 @@ def sniff_mime(head: bytes) -> str | None:
 
 def file_type(mime: str) -> str:
     """The v1 ``file_type`` of a MIME type: image, video, audio (anything else: file)."""
-    major = mime.split("/", 1)[0]
-    return major if major in ("image", "video", "audio") else "file"
+    return media_file_type(mime, other="file")
 
 
 def tiny_png() -> bytes:
