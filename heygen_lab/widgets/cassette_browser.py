@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from heygen_lab.cassettes.fingerprints import FINGERPRINT_PREFIX
+from heygen_lab.cassettes.recorder import FILTERED_HEADERS
 from heygen_lab.contracts import default_dir
 from heygen_lab.widgets._common import REDACTED, View, esc, redact, widgets
 
@@ -35,9 +37,10 @@ __all__ = [
 BODY_LIMIT = 1200
 """Response bodies longer than this many characters are cut (the rest is counted)."""
 
-REDACTED_HEADERS = frozenset({"x-api-key", "authorization", "cookie", "set-cookie"})
+REDACTED_HEADERS = frozenset({h.lower() for h in FILTERED_HEADERS} | {"set-cookie"})
+"""What recording filters, plus response cookies (shown cassettes may come from elsewhere)."""
 REDACTED_QUERY = frozenset({"api_key", "key", "apikey", "access_token"})
-_FINGERPRINT_PREFIX = "heygen-lab-fingerprint/"
+_FINGERPRINT_PREFIX = FINGERPRINT_PREFIX.split("/", 1)[0] + "/"  # any fingerprint version
 _QUERY_PAIR = re.compile(r"(^|[&;])([^=&;#]*)=([^&;#]*)")
 
 
