@@ -13,7 +13,7 @@ import io
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,15 +24,13 @@ from heygen_lab.errors import MediaError
 HEAD_BYTES = 64
 _CHUNK = 1 << 20
 
-# MIME types HeyGen accepts, per upload route (shared/heygen-api.md). audio/wav on v1 is [once].
-V1_TYPES = frozenset(
-    {"image/png", "image/jpeg", "audio/mpeg", "video/mp4", "video/webm", "audio/wav"}
-)
-TALKING_PHOTO_TYPES = frozenset({"image/png", "image/jpeg"})
-V3_TYPES = frozenset(
-    {"image/png", "image/jpeg", "video/mp4", "video/webm", "audio/mpeg", "audio/wav",
-     "application/pdf"}
-)
+# MIME types HeyGen accepts, per upload route (shared/heygen-api.md), in the documentation's
+# order; the client's pre-flight and the emulator both read them from here. audio/wav on v1 is
+# [once].
+V1_TYPES = ("image/png", "image/jpeg", "audio/mpeg", "video/mp4", "video/webm", "audio/wav")
+TALKING_PHOTO_TYPES = ("image/jpeg", "image/png")
+V3_TYPES = ("image/png", "image/jpeg", "video/mp4", "video/webm", "audio/mpeg", "audio/wav",
+            "application/pdf")
 V3_MAX_BYTES = 32 * 1024 * 1024
 # HeyGen documents "32 MB". Switching to the direct upload at 32,000,000 bytes works whichever
 # unit is meant; the pre-flight refusal uses the larger reading so it never refuses a valid file.
@@ -109,7 +107,7 @@ class Media:
     def file_type(self) -> str:
         return file_type(self.mime_type)
 
-    def check(self, allowed: frozenset[str], *, route: str, max_bytes: int | None = None,
+    def check(self, allowed: Collection[str], *, route: str, max_bytes: int | None = None,
               hint: str = "") -> None:
         """Refuse a type or size that ``route`` does not accept, naming the file and the fix."""
         if self.mime_type not in allowed:

@@ -36,6 +36,8 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_input_stream, wrap_file
 
+from heygen_lab.media import TALKING_PHOTO_TYPES, V1_TYPES, V3_MAX_BYTES, V3_TYPES
+
 from .faults import Fault, FaultInjector
 from .payloads import ApiError, error_object, render
 from .state import (
@@ -66,12 +68,9 @@ _log = logging.getLogger("heygen_lab.emulator")
 
 Version = Literal["v1", "v2", "v3", "storage"]
 MIB: Final = 1024 * 1024
-V1_TYPES: Final = ("image/png", "image/jpeg", "audio/mpeg", "video/mp4", "video/webm", "audio/wav")
-PHOTO_TYPES: Final = ("image/jpeg", "image/png")
-V3_TYPES: Final = ("image/png", "image/jpeg", "video/mp4", "video/webm", "audio/mpeg",
-                   "audio/wav", "application/pdf")
+PHOTO_TYPES: Final = TALKING_PHOTO_TYPES
 V1_MAX_BYTES: Final = 5 * 1024 * MIB          # simulated: "absurd" sizes only
-V3_FILE_LIMIT: Final = 32 * MIB               # documented
+V3_FILE_LIMIT: Final = V3_MAX_BYTES           # documented
 V3_BODY_LIMIT: Final = V3_FILE_LIMIT + MIB    # room for the multipart framing
 DIRECT_MAX_BYTES: Final = 5 * 1024 * MIB      # simulated
 DIRECT_EXPIRES: Final = 900
