@@ -75,17 +75,23 @@ class ContractCase(pytest.Item):
         self.user_properties.append(("provenance", case.provenance["kind"]))
 
     def runtest(self) -> None:
-        from heygen_lab.contracts.runner import run_case, select
+        from heygen_lab.contracts import make_target
+        from heygen_lab.contracts.runner import run_case, skip_reason
 
         config = self.config
         mode = config.getoption("--heygen-mode") or config.getini("heygen_mode")
+        plan = config.getoption("--heygen-plan")
         contracts_dir = self.path.parent
-        _, reason = next(iter(select([_one(self.case)], mode=mode,
-                                     plan=config.getoption("--heygen-plan"),
-                                     allow_billed=config.getoption("--heygen-allow-billed"))))
+        reason = skip_reason(self.case, mode=mode, plan=plan,
+                             allow_billed=config.getoption("--heygen-allow-billed"))
         if reason:
             pytest.skip(reason)
-        result = run_case(self.case, _target(config, mode, contracts_dir), contracts_dir)
+        if mode == "live" and not os.environ.get("HEYGEN_API_KEY"):
+            pytest.skip("live mode needs HEYGEN_API_KEY")
+        value = config.getoption("--heygen-cassettes") or config.getini("heygen_cassettes")
+        cassettes = (config.rootpath / value) if value else contracts_dir.parent / "cassettes"
+        target, _ = make_target(mode, plan=plan, cassette_dir=cassettes.resolve())
+        result = run_case(self.case, target, contracts_dir)
         if result.verdict == "skip":
             pytest.skip(result.reason)
         if result.verdict != "pass":
@@ -100,27 +106,6 @@ class ContractCase(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.case.line - 1, f"contract {self.case.id}"
-
-
-def _one(case: Case) -> Any:
-    from heygen_lab.contracts import Contract
-
-    return Contract(case.contract, case.contract, "", (case,), Path(case.file))
-
-
-def _target(config: pytest.Config, mode: str, contracts_dir: Path) -> Any:
-    from heygen_lab.contracts.runner import cassette_target, emulator_target, live_target
-
-    if mode == "emulator":
-        return emulator_target(config.getoption("--heygen-plan") or "pro")
-    if mode == "live":
-        key = os.environ.get("HEYGEN_API_KEY")
-        if not key:
-            pytest.skip("live mode needs HEYGEN_API_KEY")
-        return live_target(key)
-    value = config.getoption("--heygen-cassettes") or config.getini("heygen_cassettes")
-    cassettes = (config.rootpath / value) if value else contracts_dir.parent / "cassettes"
-    return cassette_target(cassettes.resolve())
 
 
 @pytest.fixture

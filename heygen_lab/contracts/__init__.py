@@ -41,7 +41,7 @@ from heygen_lab.errors import ConfigurationError
 __all__ = [
     "CONTRACT_SCHEMA", "Case", "CaseResult", "Contract", "ContractError", "Difference", "Report",
     "compare", "compare_reports", "default_dir", "load_contract", "load_contracts",
-    "load_report", "report_paths", "run_check", "write_report",
+    "load_report", "make_target", "report_paths", "run_check", "write_report",
 ]
 
 _REPO = Path(__file__).resolve().parents[2]
@@ -51,6 +51,29 @@ def default_dir(name: str) -> Path:
     """``./contracts`` (or ``./cassettes``) when it exists, else the one beside the package."""
     here = Path.cwd() / name
     return here if here.is_dir() else _REPO / name
+
+
+def make_target(mode: str, *, plan: str | None = None, cassette_dir: Path | None = None,
+                emulator_options: dict[str, Any] | None = None) -> tuple[Target, str]:
+    """What cases run against in ``mode``, and a phrase naming it for reports."""
+    if mode == "emulator":
+        from heygen_lab.emulator.plans import resolve_plan
+
+        try:
+            resolve_plan(plan or "pro")
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+        return emulator_target(plan or "pro", **(emulator_options or {})), "embedded emulator"
+    if mode == "live":
+        key = os.environ.get("HEYGEN_API_KEY") or None
+        if key is None:
+            raise ConfigurationError("live mode needs HEYGEN_API_KEY; without a key use "
+                                     "--mode emulator or --mode replay")
+        return live_target(key), "live HeyGen API"
+    if mode == "replay":
+        cassette_dir = cassette_dir or default_dir("cassettes")
+        return cassette_target(cassette_dir), f"cassettes in {cassette_dir}"
+    raise ConfigurationError(f"mode must be replay, emulator or live; got {mode!r}")
 
 
 def run_check(
@@ -73,28 +96,10 @@ def run_check(
     contracts_dir = contracts_dir or default_dir("contracts")
     cassette_dir = cassette_dir or default_dir("cassettes")
     contracts = load_contracts(contracts_dir, only)
-    key = os.environ.get("HEYGEN_API_KEY") or None
-    options = dict(emulator_options or {})
-    target: Target
     if record is not None:
         mode = record
-    if mode == "emulator":
-        from heygen_lab.emulator.plans import resolve_plan
-
-        try:
-            resolve_plan(plan or "pro")
-        except ValueError as exc:
-            raise ConfigurationError(str(exc)) from None
-        target, where = emulator_target(plan or "pro", **options), "embedded emulator"
-    elif mode == "live":
-        if key is None:
-            raise ConfigurationError("live mode needs HEYGEN_API_KEY; without a key use "
-                                     "--mode emulator or --mode replay")
-        target, where = live_target(key), "live HeyGen API"
-    elif mode == "replay":
-        target, where = cassette_target(cassette_dir), f"cassettes in {cassette_dir}"
-    else:
-        raise ConfigurationError(f"mode must be replay, emulator or live; got {mode!r}")
+    target, where = make_target(mode, plan=plan, cassette_dir=cassette_dir,
+                                emulator_options=emulator_options)
     if record is not None:
         today = datetime.now(UTC).date().isoformat()
         provenance = {"kind": record, "recorded_at": today, "tool": "heygen-lab"}

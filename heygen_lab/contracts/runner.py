@@ -322,19 +322,24 @@ def _substitute(value: Any, captured: Mapping[str, Any]) -> Any:
     return value
 
 
+def skip_reason(case: Case, *, mode: str, plan: str | None, allow_billed: bool) -> str | None:
+    """Why ``case`` must be skipped in this mode, or None when it runs."""
+    if mode not in case.modes:
+        return f"not runnable in {mode} mode (runs in {', '.join(case.modes)})"
+    if mode != "live":
+        return None
+    if case.faults:
+        return "needs the emulator's fault injection"
+    if (case.billed or case.mutates) and not allow_billed:
+        return "spends credits or changes the account; pass --allow-billed to run it live"
+    if case.plan and case.plan != plan:
+        return f"pins the {case.plan!r} plan; pass --plan {case.plan} if your key has it"
+    return None
+
+
 def select(contracts: list[Contract], *, mode: str, plan: str | None,
            allow_billed: bool) -> Iterator[tuple[Case, str | None]]:
     """Every case with the reason it must be skipped in this mode (None when it runs)."""
     for contract in contracts:
         for case in contract.cases:
-            reason = None
-            if mode not in case.modes:
-                reason = f"not runnable in {mode} mode (runs in {', '.join(case.modes)})"
-            elif mode == "live" and case.faults:
-                reason = "needs the emulator's fault injection"
-            elif mode == "live" and (case.billed or case.mutates) and not allow_billed:
-                reason = ("spends credits or changes the account; pass --allow-billed "
-                          "to run it live")
-            elif mode == "live" and case.plan and case.plan != plan:
-                reason = f"pins the {case.plan!r} plan; pass --plan {case.plan} if your key has it"
-            yield case, reason
+            yield case, skip_reason(case, mode=mode, plan=plan, allow_billed=allow_billed)
