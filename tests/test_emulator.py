@@ -31,8 +31,11 @@ from heygen_lab.emulator import (
     parse_faults,
     sniff_mime,
 )
+from heygen_lab.emulator.http import V3_HANDLERS
 
 KEY = {"X-Api-Key": DEMO_KEY}
+V3_VIDEO = {"type": "avatar", "avatar_id": "emu_avatar_anna", "script": "Hello there",
+            "voice_id": "emu_voice_en_f"}
 TIMEOUT = 30
 
 
@@ -328,11 +331,11 @@ def test_v3_list_get_delete(emu: Emulator) -> None:
     token: str | None = None
     pages = 0
     while True:
-        r = api(emu, "GET", "/v3/assets", params={"limit": 2, **({"token": token} if token
-                                                                  else {})})
+        r = api(emu, "GET", "/v3/assets", params={"username": "emulator", "limit": 2,
+                                                  **({"token": token} if token else {})})
         body = r.json()
         assert set(body) == {"data", "has_more", "next_token"}
-        seen += [a["asset_id"] for a in body["data"]]
+        seen += [a["id"] for a in body["data"]]
         pages += 1
         if not body["has_more"]:
             assert body["next_token"] is None
@@ -340,17 +343,23 @@ def test_v3_list_get_delete(emu: Emulator) -> None:
         token = body["next_token"]
     assert (seen, pages) == (ids, 3)
     one = api(emu, "GET", f"/v3/assets/{ids[0]}").json()["data"]
-    assert one["status"] == "ready" and one["mime_type"] == "image/png"
+    assert one == {"id": ids[0], "name": "upload.bin", "type": "image", "owner": "emulator",
+                   "space_id": "emu_space", "uploaded_at": one["uploaded_at"],
+                   "folder_id": None, "url": f"{emu.api_base}/_files/{ids[0]}"}
     gone = api(emu, "DELETE", f"/v3/assets/{ids[0]}")
-    assert gone.json() == {"data": {"asset_id": ids[0], "deleted": True}}
+    assert gone.json() == {"data": {"id": ids[0]}}
     missing = api(emu, "GET", f"/v3/assets/{ids[0]}")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     assert api(emu, "DELETE", f"/v3/assets/{ids[0]}").status_code == 404
     file_gone = requests.get(f"{emu.api_base}/_files/{ids[0]}", timeout=TIMEOUT)
     assert file_gone.status_code == 404 and b"<Code>NoSuchKey</Code>" in file_gone.content
-    for params in ({"limit": 0}, {"limit": 101}, {"limit": "x"}, {"token": "!!"}):
-        bad = api(emu, "GET", "/v3/assets", params=params)
-        assert bad.status_code == 400 and bad.json()["error"]["param"] in ("limit", "token")
+    for params, param in (({"limit": 0}, "limit"), ({"limit": 101}, "limit"),
+                          ({"limit": "x"}, "limit"), ({"token": "!!"}, "token"), ({}, "username")):
+        bad = api(emu, "GET", "/v3/assets", params={"username": "emulator", **params}
+                  if param != "username" else params)
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == param
+    other = api(emu, "GET", "/v3/assets", params={"username": "someone-else"}).json()
+    assert other == {"data": [], "has_more": False, "next_token": None}
 
 
 def test_v1_list_includes_every_ready_asset(emu: Emulator) -> None:
@@ -394,7 +403,7 @@ def test_direct_upload_flow(emu: Emulator) -> None:
     assert complete(emu, d["asset_id"]).json() == done.json()  # idempotent
     assert requests.get(expected["url"], timeout=TIMEOUT).content == MP4
     listed = api(emu, "GET", f"/v3/assets/{d['asset_id']}").json()["data"]
-    assert listed["status"] == "ready" and listed["filename"] == "clip.bin"
+    assert listed["name"] == "clip.bin" and listed["url"] == expected["url"]
 
 
 def storage_code(r: requests.Response) -> str:
@@ -480,7 +489,7 @@ def test_idempotency_replays_the_first_response(emu: Emulator) -> None:
     other = post_v3(emu, JPEG, **{"Idempotency-Key": "key-2"})
     assert other.json()["data"]["asset_id"] != first.json()["data"]["asset_id"]
     # scoped per endpoint: the same key on another route is a new request
-    video = api(emu, "POST", "/v3/videos", json={"video_inputs": [scene()]},
+    video = api(emu, "POST", "/v3/videos", json=V3_VIDEO,
                 headers={**KEY, "Idempotency-Key": "key-1"})
     assert video.status_code == 200 and "video_id" in video.json()["data"]
     # a 4xx is a response too: replayed
@@ -558,7 +567,7 @@ def test_video_lifecycle_follows_the_clock(emu: Emulator) -> None:
     thumb = requests.get(done["thumbnail_url"], timeout=TIMEOUT)
     assert thumb.content.startswith(b"\x89PNG")
     v3 = api(emu, "GET", f"/v3/videos/{vid}").json()["data"]
-    assert v3["status"] == "completed" and v3["video_id"] == vid
+    assert v3["status"] == "completed" and v3["id"] == vid
 
 
 def test_failed_video_carries_the_error_payload(emu: Emulator) -> None:
@@ -572,7 +581,8 @@ def test_failed_video_carries_the_error_payload(emu: Emulator) -> None:
     assert data["error"]["code"] == 40119
     assert set(data["error"]) == {"code", "detail", "message"}
     v3 = api(emu, "GET", f"/v3/videos/{vid}").json()["data"]
-    assert v3["status"] == "failed" and v3["error"]["code"] == "video_render_failed"
+    assert v3["status"] == "failed" and v3["failure_code"] == "video_render_failed"
+    assert v3["failure_message"] and "error" not in v3
 
 
 def test_unknown_video_ids(emu: Emulator) -> None:
@@ -633,17 +643,68 @@ def test_v2_generate_validation(emu: Emulator) -> None:
 
 
 def test_v3_videos(emu: Emulator) -> None:
-    r = api(emu, "POST", "/v3/videos", json={"video_inputs": [scene()], "title": "hi"})
+    r = api(emu, "POST", "/v3/videos", json={**V3_VIDEO, "title": "hi"})
     assert r.status_code == 200
     data = r.json()["data"]
-    assert data["status"] == "pending" and data["video_id"]
+    assert data == {"video_id": data["video_id"], "status": "pending", "output_format": "mp4"}
     got = api(emu, "GET", f"/v3/videos/{data['video_id']}").json()["data"]
-    assert got["status"] == "pending" and got["title"] == "hi"
-    bad = api(emu, "POST", "/v3/videos", json={"video_inputs": [scene(character={
-        "type": "avatar", "avatar_id": "ghost"})]})
-    assert bad.status_code == 404
-    assert bad.json() == v3_error("avatar_not_found", "avatar 'ghost' not found",
-                                  "video_inputs[0].character.avatar_id")
+    assert got["status"] == "pending" and got["title"] == "hi" and got["id"] == data["video_id"]
+    assert got["failure_code"] is None and got["video_url"] is None
+    listed = api(emu, "GET", "/v3/videos", params={"title": "HI"}).json()
+    assert [v["id"] for v in listed["data"]] == [data["video_id"]]
+    statuses = api(emu, "GET", "/v3/videos/statuses",
+                   params={"video_ids": f"{data['video_id']},ghost"}).json()["data"]
+    assert [s["status"] for s in statuses] == ["pending", "not_found"]
+    gone = api(emu, "DELETE", f"/v3/videos/{data['video_id']}").json()
+    assert gone == {"data": {"id": data["video_id"], "deleted": True}}
+    assert api(emu, "GET", f"/v3/videos/{data['video_id']}").status_code == 404
+
+
+@pytest.mark.parametrize(("body", "status", "code", "param"), [
+    ({**V3_VIDEO, "avatar_id": "ghost"}, 404, "avatar_not_found", "avatar_id"),
+    ({**V3_VIDEO, "voice_id": "ghost"}, 404, "voice_not_found", "voice_id"),
+    ({"type": "avatar", "script": "hi"}, 400, "invalid_parameter", "avatar_id"),
+    ({**V3_VIDEO, "voice_id": None}, 400, "invalid_parameter", "voice_id"),
+    ({**V3_VIDEO, "audio_url": "https://example.invalid/a.mp3"}, 400, "invalid_parameter",
+     "script"),
+    ({"type": "image", "script": "hi", "voice_id": "emu_voice_en_f"}, 400, "invalid_parameter",
+     "image"),
+    ({"type": "image", "image": {"type": "asset_id", "asset_id": "ghost"}, "script": "hi",
+      "voice_id": "emu_voice_en_f"}, 404, "not_found", "asset_id"),
+    ({"type": "cinematic_avatar", "avatar_id": ["emu_avatar_anna"]}, 400, "invalid_parameter",
+     "prompt"),
+    ({"type": "cinematic_avatar", "avatar_id": ["emu_avatar_anna", "ghost"], "prompt": "p"},
+     404, "avatar_not_found", "avatar_id[1]"),
+    ({"type": "studio"}, 400, "invalid_parameter", "scenes"),
+    ({"type": "slideshow"}, 400, "invalid_parameter", "type"),
+    ({**V3_VIDEO, "aspect_ratio": "2:1"}, 400, "invalid_parameter", "aspect_ratio"),
+])
+def test_v3_video_create_refusals(emu: Emulator, body: dict[str, Any], status: int, code: str,
+                                  param: str) -> None:
+    r = api(emu, "POST", "/v3/videos", json=body)
+    assert (r.status_code, r.json()["error"]["code"], r.json()["error"]["param"]) == (
+        status, code, param)
+    assert emu.state.videos == {}
+
+
+def test_v3_video_variants_are_accepted(emu: Emulator) -> None:
+    image = post_v3(emu, PNG).json()["data"]["asset_id"]
+    bodies = [
+        V3_VIDEO,
+        {"type": "avatar", "avatar_id": "emu_avatar_ben", "audio_url": "https://x.invalid/a.mp3"},
+        {"type": "image", "image": {"type": "asset_id", "asset_id": image}, "script": "Hi",
+         "voice_id": "emu_voice_de_f", "output_format": "webm"},
+        {"type": "cinematic_avatar", "avatar_id": ["emu_avatar_chen"], "prompt": "a walk"},
+        {"type": "studio", "scenes": [
+            {"type": "avatar_video", "input": {"type": "avatar", "avatar_id": "emu_avatar_anna",
+                                               "script": "one", "voice_id": "emu_voice_en_f"}},
+            {"type": "image", "source": {"type": "url", "url": "https://x.invalid/a.png"},
+             "duration": 3}]},
+    ]
+    for body in bodies:
+        r = api(emu, "POST", "/v3/videos", json=body)
+        assert r.status_code == 200, (body, r.text)
+    assert len(emu.state.videos) == len(bodies)
 
 
 # ---------------------------------------------------------------- catalogue and account
@@ -662,14 +723,18 @@ def test_users_me_has_exactly_one_billing_block(plan: str, block: str) -> None:
     with Emulator(plan=plan) as emu:
         data = api(emu, "GET", "/v3/users/me").json()["data"]
         blocks = {"subscription", "wallet", "usage_based"} & set(data)
-        assert blocks == {block} and data["plan"] == plan
+        assert blocks == {block} and data["billing_type"] == block
+        assert {"username", "email", "first_name", "last_name"} <= set(data)
+        if block == "subscription":
+            assert data[block]["plan"] == {"trial": "free"}.get(plan, plan)
         quota = api(emu, "GET", "/v2/user/remaining_quota").json()
         assert quota["error"] is None and isinstance(quota["data"]["remaining_quota"], int)
 
 
 # ---------------------------------------------------------------- plans
 def generate(emu: Emulator, path: str = "/v2/video/generate") -> requests.Response:
-    return api(emu, "POST", path, json={"video_inputs": [scene()]})
+    return api(emu, "POST", path, json=V3_VIDEO if path == "/v3/videos"
+               else {"video_inputs": [scene()]})
 
 
 def test_trial_daily_video_cap() -> None:
@@ -708,7 +773,7 @@ def test_payg_wallet_runs_out() -> None:
             assert generate(emu).status_code == 200
         assert generate(emu, "/v3/videos").status_code == 200
         me = api(emu, "GET", "/v3/users/me").json()["data"]
-        assert me["wallet"]["balance"] == 0
+        assert me["wallet"]["remaining_balance"] == 0
         empty = generate(emu, "/v3/videos")
         assert empty.status_code == 402
         assert empty.json() == v3_error("insufficient_credit",
@@ -742,8 +807,8 @@ def test_load_plan_from_yaml_and_json(tmp_path: Path) -> None:
     with Emulator(plan=plan) as emu:
         assert generate(emu).status_code == 200
         assert generate(emu).status_code == 402
-        assert api(emu, "GET", "/v3/users/me").json()["data"]["usage_based"] == {
-            "credits_used": 2}
+        usage = api(emu, "GET", "/v3/users/me").json()["data"]["usage_based"]
+        assert (usage["remaining_credits"], usage["spending_current_usd"]) == (0, 2.0)
     js = tmp_path / "p.json"
     js.write_text(json.dumps({"name": "j", "daily_video_cap": 1}))
     assert load_plan(js).daily_video_cap == 1
@@ -848,11 +913,11 @@ def test_handler_exception_surfaces_in_check(emu: Emulator, monkeypatch: pytest.
     def boom(request: Any) -> Any:
         raise RuntimeError("handler exploded")
 
-    monkeypatch.setattr(emu.service, "h_v2_voices", boom)
-    r = api(emu, "GET", "/v2/voices")
+    monkeypatch.setitem(V3_HANDLERS, "VideoList", boom)
+    r = api(emu, "GET", "/v3/videos")
     assert r.status_code == 500
     assert r.json() == v3_error("internal_error", "Internal Server Error")
-    assert api(emu, "GET", "/v2/avatars").status_code == 200
+    assert api(emu, "GET", "/v3/users/me").status_code == 200
     with pytest.raises(RuntimeError, match="handler exploded"):
         emu.check()
     emu.check()  # cleared
@@ -862,7 +927,7 @@ def test_handler_exception_is_reraised_on_exit(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(RuntimeError, match="kaput"), Emulator() as emu:
         def boom(request: Any) -> Any:
             raise RuntimeError("kaput")
-        monkeypatch.setattr(emu.service, "h_v3_user", boom)
+        monkeypatch.setitem(V3_HANDLERS, "UserMeGet", boom)
         assert api(emu, "GET", "/v3/users/me").status_code == 500
 
 

@@ -114,6 +114,9 @@ PAYLOADS: Final[Mapping[str, Payload]] = {
                                        _S, "v2 report carried over to v3"),
     "v3.rate_limited": P(429, "v3", "rate_limit_exceeded", "Too Many Requests", _D),
     "v3.internal_error": P(500, "v3", "internal_error", "Internal Server Error", _D),
+    "v3.not_implemented": P(501, "v3", "not_implemented",
+                            "the emulator does not serve {operation} yet", _S,
+                            "the emulator's own answer; HeyGen serves every spec operation"),
     "v3.video_render_failed": P(200, "embedded", "video_render_failed",
                                 "Video render failed: the video is too long for your plan", _S),
     # ---- object storage behind direct-upload URLs: XML, never a HeyGen envelope ----

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from .app import Service
 from .clock import Clock, ManualClock
 from .faults import Fault, FaultInjector
+from .http import Service
 from .payloads import validate_overrides
 from .plans import PlanProfile, resolve_plan
 from .state import EmulatorState

@@ -1,8 +1,15 @@
-"""The emulator's in-memory state (assets, talking photos, videos, wallet, trial counters,
-idempotency records), byte sniffing, and the disk spool every upload streams into."""
+"""The emulator's state and its business rules: what HeyGen would do, without HTTP.
+
+Handlers (in :mod:`.families`) parse a request, call a method here, and render what it returns.
+The rules (adding an asset, spending credit on a video, a job's progress on the clock) live
+here, so the same rule holds whichever route reaches it. Family-specific stores hang off
+:meth:`EmulatorState.backend`.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import os
 import random
@@ -10,25 +17,28 @@ import struct
 import tempfile
 import threading
 import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal
-
-from heygen_lab.media import V3_TYPES, sniff
-from heygen_lab.media import file_type as media_file_type
+from typing import Any, Final, Literal, TypeVar
 
 from .clock import Clock
+from .facts import USERNAME, V3_TYPES, kind_of, sniff
+from .payloads import ApiError
 from .plans import PlanProfile
 
 __all__ = ["AVATARS", "TALKING_PHOTOS", "VOICES", "Asset", "EmulatorState", "IdemRecord",
-           "Spool", "TalkingPhoto", "TooLarge", "Video", "file_type", "sniff_mime", "tiny_png"]
+           "Page", "Spool", "TalkingPhoto", "TooLarge", "Video", "job_status", "sniff_mime",
+           "tiny_png"]
 
-#: Seconds after creation when a video turns ``processing`` / ``completed`` (simulated).
+#: Seconds after creation when a job turns ``processing`` / ``completed`` (simulated).
 PROCESSING_AFTER: Final = 5.0
 COMPLETED_AFTER: Final = 30.0
-#: Marker in a scene's ``input_text`` that makes the render fail (simulated).
+#: Marker in a script or ``input_text`` that makes the render fail (simulated).
 FAIL_MARKER: Final = "[fail]"
 IDEMPOTENCY_WINDOW: Final = 24 * 3600.0
+#: Items per page when a list request gives no ``limit`` (simulated).
+DEFAULT_LIMIT: Final = 10
 
 AVATARS: Final = (
     {"avatar_id": "emu_avatar_anna", "avatar_name": "Anna (emulator)", "gender": "female"},
@@ -46,17 +56,9 @@ VOICES: Final = (
 
 
 def sniff_mime(head: bytes) -> str | None:
-    """MIME type from a file's first bytes (png, jpeg, mp4, webm, mp3, wav, pdf), else None.
-
-    The same sniffer as the client's pre-flight, so both sides agree on what a file is.
-    """
+    """The MIME type of a file's first bytes if it is one v3 accepts, else None."""
     mime = sniff(head)
     return mime if mime in V3_TYPES else None
-
-
-def file_type(mime: str) -> str:
-    """The v1 ``file_type`` of a MIME type: image, video, audio (anything else: file)."""
-    return media_file_type(mime, other="file")
 
 
 def tiny_png() -> bytes:
@@ -71,6 +73,16 @@ def tiny_png() -> bytes:
 
 #: A minimal MP4 (an ``ftyp`` box) served as every rendered video.
 TINY_MP4: Final = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+
+
+def job_status(created_at: float, now: float, fails: bool) -> str:
+    """pending -> processing -> completed | failed, by clock time since creation [sim]."""
+    elapsed = now - created_at
+    if elapsed < PROCESSING_AFTER:
+        return "pending"
+    if elapsed < COMPLETED_AFTER:
+        return "processing"
+    return "failed" if fails else "completed"
 
 
 class TooLarge(Exception):
@@ -150,6 +162,12 @@ class Asset:
     declared_checksum: str | None = None
     expires_at: float | None = None
     raced: bool = False
+    folder_id: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """image, video, audio or file."""
+        return kind_of(self.mime_type)
 
 
 @dataclass
@@ -171,6 +189,10 @@ class Video:
     duration: float
     fails: bool
     title: str | None = None
+    seq: int = 0
+    output_format: str = "mp4"
+    folder_id: str | None = None
+    callback_id: str | None = None
 
 
 @dataclass
@@ -181,6 +203,18 @@ class IdemRecord:
     status: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a v3 list: ``{"data": items, "has_more", "next_token"}``."""
+
+    items: list[Any]
+    has_more: bool
+    next_token: str | None
+
+
+B = TypeVar("B")
 
 
 class EmulatorState:
@@ -199,20 +233,27 @@ class EmulatorState:
         self.videos_per_day: dict[int, int] = {}
         self.idempotency: dict[tuple[str, ...], IdemRecord] = {}
         self.complete_race = False
+        self.username = USERNAME
+        #: Avatar look ids and voice ids the account created (besides the public catalogue).
+        self.custom_avatar_ids: set[str] = set()
+        self.custom_voice_ids: set[str] = set()
+        self._backends: dict[Callable[[EmulatorState], Any], Any] = {}
         self._rng = random.Random(seed)
         self._seq = 0
+        self._ids: set[str] = set()
 
-    # ---- ids and paths ----
+    # ---- ids, order and paths ----
     def new_id(self, prefix: str = "") -> str:
         """A fresh opaque id (deterministic per seed and call order)."""
         with self.lock:
             while True:
                 candidate = f"{prefix}{self._rng.getrandbits(96):024x}"
-                if candidate not in self.assets and candidate not in self.videos:
+                if candidate not in self._ids:
+                    self._ids.add(candidate)
                     return candidate
 
     def next_seq(self) -> int:
-        """Creation order counter (the assets list cursor)."""
+        """Creation order counter (list cursors follow it)."""
         with self.lock:
             self._seq += 1
             return self._seq
@@ -226,10 +267,55 @@ class EmulatorState:
         """Directory for in-flight spools."""
         return self.storage_dir / "tmp"
 
+    def backend(self, cls: Callable[[EmulatorState], B]) -> B:
+        """The one store of a family (``cls(state)``, created on first use)."""
+        with self.lock:
+            if cls not in self._backends:
+                self._backends[cls] = cls(self)
+            return self._backends[cls]  # type: ignore[no-any-return]
+
+    def now(self) -> float:
+        """The emulator clock's time."""
+        return self.clock.now()
+
+    # ---- assets ----
+    def add_asset(self, spool: Spool, mime: str, name: str | None) -> Asset:
+        """Keep an uploaded file as a ready asset."""
+        with self.lock:
+            asset_id = self.new_id()
+            spool.keep(self.object_path(asset_id))
+            asset = Asset(asset_id, name or asset_id, mime, spool.size, int(self.now()),
+                          self.next_seq(), path=spool.path, sha256=spool.sha256)
+            self.assets[asset_id] = asset
+        return asset
+
+    def asset(self, asset_id: str, *, ready: bool = False) -> Asset:
+        """An asset by id, else 404 ``not_found`` (also for a pending one when ``ready``)."""
+        with self.lock:
+            asset = self.assets.get(asset_id)
+        if asset is None or (ready and asset.status != "ready"):
+            raise ApiError("v3.not_found", param="asset_id", detail=f"asset {asset_id!r} not found")
+        return asset
+
+    def delete_asset(self, asset_id: str) -> Asset:
+        """Remove an asset and its bytes."""
+        with self.lock:
+            asset = self.asset(asset_id)
+            del self.assets[asset_id]
+        if asset.path is not None:
+            asset.path.unlink(missing_ok=True)
+        return asset
+
+    def ready_assets(self) -> list[Asset]:
+        """Ready assets in creation order."""
+        with self.lock:
+            return sorted((a for a in self.assets.values() if a.status == "ready"),
+                          key=lambda a: a.seq)
+
     # ---- videos and plan ----
     def day(self) -> int:
         """Index of the current clock day (UTC)."""
-        return int(self.clock.now() // 86400)
+        return int(self.now() // 86400)
 
     def videos_today(self) -> int:
         """Videos created on the current clock day."""
@@ -237,21 +323,64 @@ class EmulatorState:
             return self.videos_per_day.get(self.day(), 0)
 
     def status(self, video: Video) -> str:
-        """pending -> processing -> completed | failed, by clock time since creation."""
-        elapsed = self.clock.now() - video.created_at
-        if elapsed < PROCESSING_AFTER:
-            return "pending"
-        if elapsed < COMPLETED_AFTER:
-            return "processing"
-        return "failed" if video.fails else "completed"
+        """The video's status now (see :func:`job_status`)."""
+        return job_status(video.created_at, self.now(), video.fails)
+
+    def create_video(self, version: str, *, duration: float, fails: bool,
+                     title: str | None = None, output_format: str = "mp4",
+                     folder_id: str | None = None, callback_id: str | None = None) -> Video:
+        """Start a render: the trial cap and the credit balance decide, then credit is spent."""
+        plan = self.plan
+        with self.lock:
+            if plan.daily_video_cap is not None and self.videos_today() >= plan.daily_video_cap:
+                raise ApiError(f"{version}.trial_video_limit_exceeded", limit=plan.daily_video_cap)
+            if self.credits < plan.video_cost:
+                raise ApiError(f"{version}.insufficient_credit", balance=self.credits,
+                               cost=plan.video_cost)
+            self.credits -= plan.video_cost
+            self.credits_used += plan.video_cost
+            self.videos_per_day[self.day()] = self.videos_today() + 1
+            video = Video(self.new_id(), self.now(), duration, fails, title, self.next_seq(),
+                          output_format, folder_id, callback_id)
+            self.videos[video.video_id] = video
+        return video
+
+    def video(self, video_id: str, version: str = "v3") -> Video:
+        """A video by id, else 404 in the envelope of ``version``."""
+        with self.lock:
+            video = self.videos.get(video_id)
+        if video is None:
+            if version == "v1":
+                raise ApiError("v1.video_not_found", video_id=video_id)
+            raise ApiError("v3.video_not_found", param="video_id", video_id=video_id)
+        return video
 
     def in_flight_idempotency_keys(self) -> int:
         """How many Idempotency-Key requests are running right now."""
         with self.lock:
             return sum(1 for r in self.idempotency.values() if r.status is None)
 
-    def ready_assets(self) -> list[Asset]:
-        """Ready assets in creation order."""
-        with self.lock:
-            return sorted((a for a in self.assets.values() if a.status == "ready"),
-                          key=lambda a: a.seq)
+
+# ---------------------------------------------------------------------- pagination
+def _cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode()
+
+
+def paginate(items: Iterable[Any], seq: Callable[[Any], int], limit: str | None,
+             token: str | None) -> Page:
+    """One page of ``items`` (ordered by ``seq``) after the cursor ``token``.
+
+    ``limit`` was checked against the operation's min/max by the spec before this runs.
+    """
+    after = 0
+    if token:
+        try:
+            after = int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("seq:"))
+        except (ValueError, binascii.Error, UnicodeError):
+            raise ApiError("v3.invalid_parameter", param="token",
+                           detail="token is not a cursor this list returned") from None
+    size = int(limit) if limit else DEFAULT_LIMIT
+    ordered: Sequence[Any] = sorted((i for i in items if seq(i) > after), key=seq)
+    page = list(ordered[:size])
+    has_more = len(ordered) > size
+    return Page(page, has_more, _cursor(seq(page[-1])) if has_more else None)

@@ -1,0 +1,9 @@
+"""One module per API family; importing this package registers every handler.
+
+Each module parses what its routes receive, asks :class:`~heygen_lab.emulator.state.EmulatorState`
+(or its family's backend there) to act, and renders the answer.
+"""
+
+from . import assets, legacy, users, videos
+
+__all__ = ["assets", "legacy", "users", "videos"]
