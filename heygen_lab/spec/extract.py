@@ -200,6 +200,8 @@ class _Parser:
             return inner
         if self._is("{"):
             return self._composite(slice_type=None)
+        if tok.kind != "ident" and not self._is("["):
+            raise self._fail("a value")
         return self._typed_composite()
 
     def _typed_composite(self) -> Any:
