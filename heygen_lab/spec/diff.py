@@ -156,6 +156,45 @@ def _variants(node: Mapping[str, Any], key: str) -> dict[str, Mapping[str, Any]]
     return {f"{key}[{i}]": v for i, v in enumerate(variants)}
 
 
+def _mapping_keys(node: Mapping[str, Any]) -> list[str]:
+    return list(_mapping(_mapping(node.get("discriminator")).get("mapping")))
+
+
+def _shape(node: Mapping[str, Any]) -> set[str]:
+    return {*_mapping(node.get("properties")), f"type:{node.get('type')}"}
+
+
+def _matched_variants(old: Mapping[str, Any], new: Mapping[str, Any], key: str,
+                      ) -> tuple[dict[str, Mapping[str, Any]], dict[str, Mapping[str, Any]]]:
+    """Old and new variants under ``key``, a new one labelled as the old one it continues.
+
+    Pairing by discriminator value uses the required fields, which are what a diff is about:
+    so each new variant takes the label of the old variant whose property names it shares
+    most (at least half), and only the rest are labelled on their own.
+    """
+    before = _variants(old, key)
+    own = {id(v): label for label, v in _variants(new, key).items()}
+    after_list = [v for v in new.get(key) or () if isinstance(v, Mapping)]
+    scored = []
+    for label, a in before.items():
+        for j, b in enumerate(after_list):
+            shared, every = _shape(a) & _shape(b), _shape(a) | _shape(b)
+            # An unchanged variant first, then the most alike, then the same label on both sides.
+            rank = (a != b, -len(shared) / len(every), own.get(id(b)) != label)
+            scored.append((rank, label, j))
+    after: dict[str, Mapping[str, Any]] = {}
+    used: set[int] = set()
+    for (_, alike, _), label, j in sorted(scored, key=lambda t: t[0]):
+        if -alike >= 0.5 and label not in after and j not in used:
+            after[label] = after_list[j]
+            used.add(j)
+    for j, b in enumerate(after_list):
+        if j not in used:
+            label = own.get(id(b), f"{key}[{j}]")
+            after[label if label not in before else f"{key}[new {j}]"] = b
+    return before, after
+
+
 def _diff_schema(name: str, path: str, old: Mapping[str, Any],
                  new: Mapping[str, Any]) -> Iterator[Change]:
     a, b = _type_label(old), _type_label(new)
@@ -172,8 +211,10 @@ def _diff_schema(name: str, path: str, old: Mapping[str, Any],
     yield from _diff_children(name, path, before, after)
     yield from _diff_children(name, path, {"items": old.get("items")},
                               {"items": new.get("items")})
+    yield from _diff_values(name, _join(path, "discriminator"), _mapping_keys(old),
+                            _mapping_keys(new))
     for key in _VARIANT_LISTS:
-        yield from _diff_children(name, path, _variants(old, key), _variants(new, key))
+        yield from _diff_children(name, path, *_matched_variants(old, new, key))
 
 
 def _diff_children(name: str, path: str, old: Mapping[str, Any],
