@@ -7,6 +7,8 @@
     heygen-lab check [--mode replay|emulator|live] [--plan P] [--report F] [--baseline F]
     heygen-lab record --target emulator|live [--only CASE]
     heygen-lab cassettes lint [--max-age-days N]
+    heygen-lab spec list [--group G] | show NAME | diff OLD.json NEW.json [--json]
+    heygen-lab spec extract PATH_TO_HEYGEN_CLI_CHECKOUT [-o OUT.json]
 
 Every failure prints one readable line on stderr and exits non-zero (2 for bad usage, 1 for
 anything else); never a traceback.
@@ -107,6 +109,23 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--max-age-days", type=float, default=180.0)
     lint.add_argument("--max-bytes", type=int, default=256_000)
     _add_dirs(lint)
+
+    spec = sub.add_parser("spec", help="HeyGen's v3 API as data: list, show, diff, extract")
+    spec_sub = spec.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ls = spec_sub.add_parser("list", help="every v3 operation: name, method and endpoint")
+    ls.add_argument("--group", default=None, help="only this group (asset, video, ...)")
+    show = spec_sub.add_parser("show", help="one operation's endpoint, parameters and flags")
+    show.add_argument("name", help="an operation name from 'heygen-lab spec list'")
+    df = spec_sub.add_parser("diff", help="what moved between two operations.json files "
+                             "(exit 1 when anything did)")
+    df.add_argument("old", type=Path, metavar="OLD.json")
+    df.add_argument("new", type=Path, metavar="NEW.json")
+    df.add_argument("--json", action="store_true", help="print the changes as JSON")
+    ex = spec_sub.add_parser("extract", help="re-create operations.json from a checkout of "
+                             "heygen-com/heygen-cli (its gen/*.go)")
+    ex.add_argument("checkout", type=Path, metavar="PATH_TO_HEYGEN_CLI_CHECKOUT")
+    ex.add_argument("-o", "--output", type=Path, default=None, metavar="OUT.json",
+                    help="write here (atomically) instead of to stdout")
     return parser
 
 
@@ -329,9 +348,137 @@ def cmd_cassettes(args: argparse.Namespace) -> int:
     return EXIT_FAIL if findings else 0
 
 
+def cmd_spec(args: argparse.Namespace) -> int:
+    from heygen_lab.spec import SpecError
+
+    try:
+        return SPEC_ACTIONS[args.action](args)
+    except SpecError as exc:  # a spec file or a checkout that cannot be read: bad input
+        raise CLIError(str(exc), EXIT_USAGE) from None
+
+
+def _spec_list(args: argparse.Namespace) -> int:
+    from heygen_lab.spec import load_spec
+
+    ops = [op for op in load_spec() if args.group in (None, op.group)]
+    if not ops:
+        groups = sorted({op.group for op in load_spec()})
+        raise CLIError(f"no group {args.group!r}; the groups are {', '.join(groups)}",
+                       EXIT_USAGE)
+    width = max(len(op.name) for op in ops)
+    for op in ops:
+        print(f"{op.name:<{width}}  {op.method:<6} {op.endpoint}")
+    return 0
+
+
+def _spec_show(args: argparse.Namespace) -> int:
+    from heygen_lab.spec import _pair_variants, load_spec
+
+    spec = load_spec()
+    by_lower = {name.lower(): name for name in spec.operations}
+    try:
+        op = spec[by_lower.get(args.name.lower(), args.name)]
+    except KeyError as exc:
+        raise CLIError(f"{exc.args[0]} ('heygen-lab spec list' prints them)",
+                       EXIT_USAGE) from None
+    traits = [t for t, on in (("paginated", op.paginated), ("pollable", op.pollable),
+                              ("destructive", op.destructive)) if on]
+    print(f"{op.name}: {op.method} {op.endpoint}")
+    print(f"  official CLI: heygen {op.group} {op.command}"
+          + (f"  ({', '.join(traits)})" if traits else ""))
+    print(f"  path parameters: {', '.join(op.path_params) or 'none'}")
+    print(f"  body: {op.body_encoding or 'none'}")
+    width = max((len(f.json_name) for f in op.flags), default=0)
+    for source in ("query", "body", "file"):
+        flags = op.flags_in(source)
+        if flags:
+            print(f"  {source} parameters:")
+        for f in flags:
+            notes = [f.type, "required" if f.required else "optional"]
+            if f.minimum is not None or f.maximum is not None:
+                low, high = ("" if v is None else f"{v:g}" for v in (f.minimum, f.maximum))
+                notes.append(f"{low}..{high}")
+            if f.enum:
+                notes.append("one of " + ", ".join(f.enum))
+            print(f"    {f.json_name:<{width}}  {'; '.join(notes)}")
+    schema = op.request_schema or {}
+    if op.body_encoding == "json" and "discriminator" in schema:
+        prop = schema["discriminator"]["propertyName"]
+        print(f"  body variants, chosen by {prop!r}:")
+        pairs = _pair_variants(schema) or {}
+        for value in schema["discriminator"].get("mapping", {}):
+            variant = pairs.get(value, {})
+            needs = [r for r in variant.get("required") or () if r != prop]
+            print(f"    {value}" + (f"  (requires {', '.join(needs)})" if needs else ""))
+    elif op.body_encoding == "json" and schema.get("properties"):
+        # Fields the official client has no flag for (objects, lists): still part of the body.
+        flagged = {f.json_name for f in op.flags}
+        required = set(schema.get("required") or ())
+        fields = [f"{name}{' (required)' if name in required else ''}"
+                  for name in schema["properties"] if name not in flagged]
+        if fields:
+            print(f"  other body fields: {', '.join(fields)}")
+    return 0
+
+
+def _spec_diff(args: argparse.Namespace) -> int:
+    from heygen_lab.spec import load_spec
+    from heygen_lab.spec.diff import changes_to_json, diff_specs, render_changes
+
+    old, new = load_spec(args.old), load_spec(args.new)
+    changes = diff_specs(old, new)
+    if args.json:
+        print(changes_to_json(changes))
+    else:
+        for line in render_changes(changes):
+            print(line)
+        touched = len({c.operation for c in changes})
+        print(f"{len(changes)} change(s) in {touched} operation(s)" if changes
+              else f"no changes ({len(new)} operations)")
+    return EXIT_FAIL if changes else 0
+
+
+def _spec_extract(args: argparse.Namespace) -> int:
+    from heygen_lab.spec.extract import dump_operations, extract_operations
+
+    if not args.checkout.is_dir():
+        raise CLIError(f"{args.checkout}: no such directory; pass the root of a "
+                       "heygen-com/heygen-cli checkout (the directory that holds gen/)",
+                       EXIT_USAGE)
+    document = extract_operations(args.checkout)
+    text = dump_operations(document)
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    _write_atomically(args.output, text)
+    print(f"wrote {len(document['operations'])} operations to {args.output} "
+          f"(commit {document['source']['commit']})", file=sys.stderr)
+    return 0
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader sees the old file or the new, never half."""
+    import tempfile
+
+    tmp: Path | None = None
+    try:
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent,
+                                         prefix=f".{path.name}.", delete=False) as fh:
+            tmp = Path(fh.name)
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise CLIError(f"{path}: cannot write it ({exc.strerror or exc})") from None
+
+
+SPEC_ACTIONS = {"list": _spec_list, "show": _spec_show, "diff": _spec_diff,
+                "extract": _spec_extract}
+
 COMMANDS = {"upload": cmd_upload, "diagnose": cmd_diagnose, "whoami": cmd_whoami,
             "serve": cmd_serve, "check": cmd_check, "record": cmd_record,
-            "cassettes": cmd_cassettes}
+            "cassettes": cmd_cassettes, "spec": cmd_spec}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,6 +15,7 @@ here, once per operation, so every caller validates the same way.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import math
@@ -131,7 +132,9 @@ class Operation:
 
     @cached_property
     def _response_validator(self) -> Draft202012Validator:
-        schema = self.response_schema or {"type": "object", "required": ["data"]}
+        # The schemas say ``required: []`` at the top, yet every success body is {"data": ...}:
+        # without this, ``{}`` or an error envelope would pass as any operation's answer.
+        schema = {**(self.response_schema or {"type": "object"}), "required": ["data"]}
         return Draft202012Validator(to_json_schema(schema))
 
     def check_request(self, *, path_params: Mapping[str, str] | None = None,
@@ -202,7 +205,8 @@ class Spec:
         try:
             return self.operations[name]
         except KeyError:
-            close = [n for n in self.operations if n.lower().startswith(name[:4].lower())]
+            close = difflib.get_close_matches(name, self.operations, n=5) or [
+                n for n in self.operations if n.lower().startswith(name[:4].lower())]
             hint = f" (did you mean {', '.join(close[:5])}?)" if close else ""
             raise KeyError(f"no v3 operation named {name!r}{hint}; "
                            f"the {len(self.operations)} names are in heygen_lab.spec") from None
