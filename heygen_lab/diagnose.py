@@ -420,10 +420,10 @@ RULES: tuple[Rule, ...] = (
     # https://developers.heygen.com/docs/error-codes)
     Rule("download-failed", _code("download_failed"),
          "HeyGen could not download the file from the URL given in the request",
-         "Use a URL that anyone can fetch without login, cookies or an expired signature (not "
+         "Use a URL that is publicly reachable (no login, cookies or expired signature; not "
          "localhost or a private network), that serves the file itself rather than an HTML "
-         "page, and whose extension matches the real format (.mp4 for MP4 bytes, .png for PNG); "
-         "or upload the file first and pass its asset id"),
+         "page, and whose extension matches the real format (.mp4 for MP4 bytes, .png for "
+         "PNG); or upload the file first and pass its asset id"),
     Rule("missing-file-part",
          lambda f: f.code == "invalid_parameter" and (f.record.param or "").lower() == "file"
          and (f.route is None or f.route_is("v3-upload")),

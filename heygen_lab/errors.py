@@ -106,9 +106,14 @@ class Redactor:
         return cls(ordered, pattern)
 
     def text(self, value: str) -> str:
-        if self._pattern is not None:
-            value = self._pattern.sub(MASK, value)
-        return scrub_signed(value)
+        # Again while it shrinks the text: a mask next to what is left could spell a secret
+        # again (a secret made of the mask's own characters only grows, so it stops).
+        while True:
+            masked = scrub_signed(value if self._pattern is None
+                                  else self._pattern.sub(MASK, value))
+            if len(masked) >= len(value):
+                return masked
+            value = masked
 
     def maybe(self, value: str | None) -> str | None:
         return None if value is None else self.text(value)
