@@ -27,8 +27,8 @@ from typing import Any
 
 from heygen_lab.client import VIAS, HeyGenClient
 from heygen_lab.diagnose import Sent, diagnose
-from heygen_lab.envelopes import decode_body
-from heygen_lab.errors import HeyGenError
+from heygen_lab.envelopes import decode
+from heygen_lab.errors import HeyGenError, scrub_signed
 from heygen_lab.media import load_media
 from heygen_lab.routes import ROUTES, route
 
@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target(up)
 
     dg = sub.add_parser("diagnose", help="explain an error payload")
-    dg.add_argument("payload", nargs="?", help="the JSON body (read from stdin when omitted)")
+    dg.add_argument("payload", nargs="?", help="the response body as it came: JSON, XML, HTML "
+                    "or text (read from stdin when omitted)")
     dg.add_argument("--status", type=int, default=None, help="the HTTP status, when known")
     dg.add_argument("--endpoint", choices=sorted(ROUTES), default=None, metavar="ID",
                     help="the route it came from: " + ", ".join(ROUTES))
@@ -202,20 +203,18 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     text = args.payload if args.payload is not None else sys.stdin.read()
     if not text.strip():
         raise CLIError("no PAYLOAD: pass the error body as an argument or on stdin", EXIT_USAGE)
-    try:
-        body = json.loads(text)
-    except ValueError:
-        raise CLIError("PAYLOAD is not JSON; pass the response body as it came, e.g. "
-                       "'{\"code\": 40001, \"message\": \"asset data must be provided\"}'",
-                       EXIT_USAGE) from None
+    # Any body as it came: a HeyGen envelope, storage's XML, a gateway's HTML, plain text.
+    # A pasted storage error may echo the signed URL's signature: it is never printed.
+    content = scrub_signed(text).encode("utf-8", "replace")
     if args.status is not None:
-        decoded = decode_body(args.status, body)
+        decoded = decode(args.status, content)
     else:
         # Status unknown: a success envelope (v1 code 100, v2 "error": null, v3 "data") is
-        # recognised as such; anything else is read as an error with no status.
-        as_success = decode_body(200, body)
+        # recognised as such; anything else is read as an error with no status, and the rules
+        # infer what they can from the body itself.
+        as_success = decode(200, content)
         ok_envelope = as_success.ok and as_success.style != "none"
-        decoded = as_success if ok_envelope else decode_body(0, body)
+        decoded = as_success if ok_envelope else decode(0, content)
     if decoded.error is None:
         raise CLIError("this payload is not an error envelope (v1 code 100, or no error field)")
     record = decoded.error
@@ -225,7 +224,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         record = replace(record, status=None)
     result = diagnose(record, _sent_from(args.endpoint, args.url))
     if result is None:
-        print(f"no rule matches {record.describe()}; see shared/heygen-api.md for HeyGen's codes")
+        print(f"no rule matches {record.describe()}; see HeyGen's error codes at "
+              "https://developers.heygen.com/docs/error-codes")
         return EXIT_FAIL
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
@@ -236,13 +236,19 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     return 0
 
 
+_STORAGE_HOSTS = ("amazonaws.com", "storage.googleapis.com", "googleusercontent.com",
+                  "blob.core.windows.net", "cloudfront.net")
+
+
 def _sent_from(endpoint: str | None, url: str | None) -> Sent | None:
     if url:
         from urllib.parse import urlsplit
 
         parts = urlsplit(url)
         host = parts.hostname or ""
-        kind: Any = "upload" if host.startswith("upload.") else "api" if host else None
+        signed = scrub_signed(parts.query) != parts.query
+        kind: Any = ("storage" if signed or host.endswith(_STORAGE_HOSTS)
+                     else "upload" if host.startswith("upload.") else "api" if host else None)
         return Sent(route=endpoint, host=kind, path=parts.path or None)
     if endpoint:
         r = route(endpoint)

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -31,6 +32,7 @@ from heygen_lab.errors import (
     ConnectError,
     HeyGenError,
     MediaError,
+    Redactor,
     RequestTimeout,
     error_for,
 )
@@ -64,7 +66,7 @@ class Exchange:
 
     route: Route
     method: str
-    url: str
+    url: str = field(repr=False)  # a signed storage URL carries its signature
     sent: Sent
     status: int
     headers: Mapping[str, str]
@@ -73,6 +75,7 @@ class Exchange:
     decoded: Decoded
     attempts: int
     diagnosis: Diagnosis | None = None
+    redactor: Redactor = field(default_factory=Redactor, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -87,7 +90,8 @@ class Exchange:
         if self.decoded.error is None:
             return None
         return error_for(method=self.method, url=self.url, record=self.decoded.error,
-                         diagnosis=self.diagnosis, retry_after=self.retry_after)
+                         diagnosis=self.diagnosis, retry_after=self.retry_after,
+                         redactor=self.redactor)
 
 
 @dataclass(frozen=True)
@@ -202,7 +206,8 @@ class HeyGenClient:
         repeatable = r.idempotent or "Idempotency-Key" in sent_headers
         timeout = self._timeout(r, payload)
         base_sent = payload.sent if payload else Sent(encoding="empty", size=0)
-        sent = replace(base_sent, route=r.id, host=host_kind, path=parts.path)
+        sent = replace(base_sent, route=r.id, host=host_kind, path=parts.path,
+                       keyed="Idempotency-Key" in sent_headers)
         method = r.method
         attempt = 0
         while True:
@@ -231,7 +236,7 @@ class HeyGenClient:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if not response.ok and should_retry(
                 attempt=attempt, policy=self.retry_policy, status=response.status_code,
-                network_error=False, repeatable=repeatable,
+                network_error=False, repeatable=repeatable, code=_error_code(response),
             ):
                 self._pause(attempt, retry_after)
                 attempt += 1
@@ -257,17 +262,30 @@ class HeyGenClient:
             raise err
         return ex.decoded
 
+    @cached_property
+    def _redactor(self) -> Redactor:
+        key = self.settings.api_key
+        return Redactor.for_secrets(key.reveal() if key is not None else None)
+
     def _finish(self, r: Route, method: str, url: str, sent: Sent,
                 response: requests.Response, attempts: int) -> Exchange:
         content = response.content
-        request_id = response.headers.get("X-Request-Id")  # requests' headers ignore case
-        decoded = decode(response.status_code, content, request_id=request_id)
+        redact = self._redactor
+        # Whatever a server echoes (the key, a signed URL's signature) is masked before the
+        # response is kept; HeyGen's routes must answer with an envelope, storage need not.
+        headers = {k: redact.text(v) for k, v in response.headers.items()}
+        request_id = headers.get("X-Request-Id") or headers.get("x-request-id")
+        decoded = decode(response.status_code, content, request_id=request_id,
+                         expect_envelope=r.style != "none")
+        if decoded.error is not None:
+            decoded = replace(decoded, error=redact.record(decoded.error),
+                              body=redact.value(decoded.body))
         diagnosis = diagnose(decoded.error, sent) if decoded.error else None
         return Exchange(
             route=r, method=method, url=url, sent=sent, status=response.status_code,
-            headers=dict(response.headers), body=decoded.body,
-            text=content[:_TEXT_PREVIEW].decode("utf-8", "replace"),
-            decoded=decoded, attempts=attempts, diagnosis=diagnosis,
+            headers=headers, body=decoded.body,
+            text=redact.text(content[:_TEXT_PREVIEW].decode("utf-8", "replace")),
+            decoded=decoded, attempts=attempts, diagnosis=diagnosis, redactor=redact,
         )
 
     def _timeout(self, r: Route, payload: Payload | None) -> float:
@@ -462,6 +480,12 @@ class HeyGenClient:
     def me(self) -> dict[str, Any]:
         """The current user with its billing block (v3)."""
         return dict(self.call("v3-me").data or {})
+
+
+def _error_code(response: requests.Response) -> str | int | None:
+    """The error code a refused response carries (any envelope), for the retry policy."""
+    error = decode(response.status_code, response.content).error
+    return None if error is None else error.code
 
 
 def _under(url: str, base: str) -> bool:

@@ -5,19 +5,32 @@ builds the :class:`Diagnosis`. A rule looks at :class:`Facts`: the HTTP status, 
 (compared as lower-case text, so ``40001`` and ``"40001"`` are the same), the message, the param,
 the route the request went to and what its body was. The order is the contract:
 
-* **request shape first** (``wrong-host``, ``wrong-encoding``): HeyGen's answer to these looks like
-  something else (a 404, a "missing params" code that users read as a permission problem);
+* **request shape first** (``wrong-host``, ``not-heygen``, ``wrong-encoding``): HeyGen's answer to
+  these looks like something else (a 404, an HTML 200 that reads as success, a "missing params"
+  code that users read as a permission problem);
 * **account and key** (``invalid-key`` before anything keyed on a legacy ``internal_error``,
-  ``insufficient-credit``, ``tier-not-supported``, ``storage-signature``, ``forbidden``);
+  ``account-suspended`` before ``forbidden`` and the not-found rules it would read as,
+  ``insufficient-credit``, ``tier-not-supported``; then the direct-upload PUT's storage errors,
+  most specific first: ``storage-clock-skew``, ``storage-expired``, ``storage-signature``,
+  ``storage-denied``, all before the generic ``forbidden``);
 * **limits** (``trial-cap`` before the generic ``rate-limited`` 429);
 * **wrong ids, sizes and timing** (``*-not-found``, ``too-large``, ``request-in-progress``,
-  ``upload-not-found-yet``), then **malformed requests** (``missing-file-part``, ``missing-params``,
-  ``render-failed``);
+  ``upload-not-found-yet``), then **malformed requests** (``download-failed``,
+  ``missing-file-part``, ``missing-params``, ``render-failed``);
 * **server side last** (``gateway`` when a 502/503/504 body is not a HeyGen envelope, then
   ``server-error`` for any 5xx).
 
+When the status is unknown (the CLI without ``--status``), rules that need it fall back on what
+the body itself says: a v2 ``internal_error`` whose message is "Unauthorized" is a refused key.
+
 Nothing matching returns ``None``: the table only speaks when the facts support it. A cause is
 one sentence without a trailing period, because error messages append ``". Fix: <remedy>"``.
+
+Sources: HeyGen's error reference (https://docs.heygen.com/reference/errors,
+https://developers.heygen.com/docs/error-codes), limits page
+(https://docs.heygen.com/reference/limits), S3's error responses
+(https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html) and Cloud Storage's
+(https://cloud.google.com/storage/docs/xml-api/reference-status).
 """
 
 from __future__ import annotations
@@ -26,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from heygen_lab.envelopes import ErrorRecord
+from heygen_lab.envelopes import SHAPE_WORDS, ErrorRecord
 from heygen_lab.media import V3_MAX_BYTES
 from heygen_lab.routes import ROUTES, Route, match
 from heygen_lab.settings import DEFAULT_API_BASE, DEFAULT_UPLOAD_BASE
@@ -47,6 +60,7 @@ class Sent:
     parts: tuple[str, ...] = ()  # multipart part names in order, e.g. ("type", "asset")
     content_type: str | None = None
     size: int | None = None
+    keyed: bool = False  # the request carried an Idempotency-Key (so repeating it is safe)
 
     def describe(self) -> str:
         """What the body was, in a few words."""
@@ -112,7 +126,12 @@ class Facts:
         items = [f"HTTP {r.status}" if r.status is not None else "HTTP status unknown"]
         items += [f"code {r.code!r}"] if r.code is not None else []
         items += [f"message {r.message!r}"] if r.message else []
+        items += [f"details {r.detail!r}"] if r.detail else []
         items += [f"param {r.param!r}"] if r.param else []
+        if r.code is None and r.message is None:
+            items.append(f"body: {SHAPE_WORDS[r.shape]}, not a HeyGen envelope")
+        elif r.style == "storage":
+            items.append("body: an object-storage XML error")
         if self.route is not None:
             items.append(f"endpoint {self.route.id} ({self.route.method} {self.route.path})")
         if self.sent.host == "storage":
@@ -122,6 +141,7 @@ class Facts:
                          f"{self.path or ''}")
         items.append(f"sent: {self.sent.describe()}")
         items += [f"size {self.sent.size} bytes"] if self.sent.size is not None else []
+        items += ["carried an Idempotency-Key"] if self.sent.keyed else []
         return tuple(items)
 
 
@@ -193,6 +213,120 @@ def _too_large(f: Facts) -> bool:
     return f.status == 400 and f.route_is("v3-upload") and big and named_ok
 
 
+def _too_large_cause(f: Facts) -> str:
+    if _legacy_upload(f):
+        # v1 documents no limit; one HeyGen guide says 10 MB [once] (docs.heygen.com guides).
+        return ("The legacy upload refused the body as too large; HeyGen documents no size "
+                "limit for it (one HeyGen guide says 10 MB), so the limit is not v3's 32 MB")
+    if _storage(f):
+        return "Storage refused the PUT body as larger than the size signed into the upload URL"
+    return "The file is over the 32 MB limit of a single-request upload"
+
+
+def _too_large_remedy(f: Facts) -> str:
+    if _legacy_upload(f):
+        return ('Upload through v3 instead (upload_asset(..., via="v3"), up to 32 MB, or '
+                'via="auto", which takes the direct upload above that)')
+    if _storage(f):
+        return ("Start a new direct upload whose size_bytes is the file's exact size, and PUT "
+                "exactly those bytes")
+    return ('Use the direct upload (upload_asset(..., via="direct") or heygen-lab upload FILE '
+            "--via direct), which PUTs the bytes straight to storage")
+
+
+# -- the direct-upload PUT: object storage's own XML errors (S3 and Google Cloud Storage) --------
+
+def _storage(f: Facts) -> bool:
+    return f.sent.host == "storage" or f.route_is("direct-put") or f.record.style == "storage"
+
+
+def _storage_text(f: Facts) -> str:
+    return f"{f.message} {(f.record.detail or '').lower()}"
+
+
+def _storage_expired(f: Facts) -> bool:
+    # S3: AccessDenied "Request has expired"; GCS: ExpiredToken (or "expired" in Details).
+    return _storage(f) and (f.code == "expiredtoken" or (
+        f.code in {"accessdenied", ""} and "expired" in _storage_text(f)))
+
+
+def _storage_signature(f: Facts) -> bool:
+    if not _storage(f):
+        return False
+    header = f.code == "accessdenied" and "header" in _storage_text(f)
+    return f.code == "signaturedoesnotmatch" or header or (f.status == 403 and f.code == "")
+
+
+def _storage_signature_cause(f: Facts) -> str:
+    if f.code == "":
+        return ("Storage rejected the direct-upload PUT: the signed URL expired or the request "
+                "carried headers other than the signed upload_headers")
+    return ("Storage says the PUT does not match the signed URL: the request carried extra or "
+            "changed headers (the API key, an Authorization header, another Content-Type than "
+            "the signed one) or the URL's query string was altered")
+
+
+def _server_remedy(f: Facts) -> str:
+    if f.sent.keyed:
+        return ("The request carried an Idempotency-Key, so it was already retried with the same "
+                "key; retry later with that same key (HeyGen replays the first result for 24 h), "
+                "never with a new one")
+    if _idempotent(f):
+        return "Retry after a short backoff; this request is idempotent, so retrying is safe"
+    return ("Retry after a short backoff only if the request is idempotent or carries an "
+            "Idempotency-Key; a POST without one may already have taken effect, so check first")
+
+
+def _repeatable(f: Facts) -> bool:
+    return _idempotent(f) or f.sent.keyed
+
+
+# -- a body that is not HeyGen's at all --------------------------------------------------------
+
+def _not_heygen(f: Facts) -> bool:
+    r = f.record
+    if r.style != "none" or r.code is not None or r.message is not None or _storage(f):
+        return False
+    return 200 <= f.status < 300 or (f.status == 0 and r.shape in {"html", "xml", "text"})
+
+
+def _not_heygen_cause(f: Facts) -> str:
+    shape = SHAPE_WORDS[f.record.shape]
+    if f.status == 0:
+        return (f"The body is {shape}, not a HeyGen envelope: something other than HeyGen's API "
+                "answered (a wrong base URL, a proxy or a captive portal, or a gateway error page)")
+    return (f"HTTP {f.status} with {shape} is not a HeyGen envelope, so this is not a success: "
+            "the base URL does not look like HeyGen (another site, a proxy or a captive portal "
+            "answered)")
+
+
+def _not_heygen_remedy(f: Facts) -> str:
+    api = (f"set HEYGEN_API_BASE (or api_base=) to {DEFAULT_API_BASE}")
+    upload = (f"set HEYGEN_UPLOAD_BASE (or upload_base=) to {DEFAULT_UPLOAD_BASE}")
+    host = f.sent.host or (f.route.host if f.route is not None else None)
+    if host == "upload" or _legacy_upload(f):
+        which = upload
+    elif host == "api":
+        which = api
+    else:
+        which = f"{api}; for the legacy uploads {upload}"
+    return (f"Check the base URL the client was given: {which}, or to your emulator's or "
+            "proxy's address if you meant one")
+
+
+_AUTH_MESSAGES = frozenset({"unauthorized", "invalid api key", "invalid credentials",
+                            "invalid_credentials", "authentication failed"})
+
+
+def _invalid_key(f: Facts) -> bool:
+    if f.status == 401 or f.code in {"400112", "40009", "authentication_failed", "unauthorized"}:
+        return True
+    # Legacy v2 says "internal_error" even for a refused key; without a status (the CLI, a
+    # pasted body) or on a v1-style 200, the message is what says it.
+    unknown = f.status == 0 or 200 <= f.status < 300
+    return unknown and f.message.strip(" .!") in _AUTH_MESSAGES
+
+
 def _missing_file_part_cause(f: Facts) -> str:
     sent = f" (sent parts: {list(f.sent.parts)})" if f.sent.parts else ""
     return f"The v3 upload found no multipart file part named 'file'{sent}"
@@ -202,30 +336,28 @@ def _idempotent(f: Facts) -> bool:
     return f.route is not None and f.route.idempotent
 
 
-def _server_remedy(f: Facts) -> str:
-    if _idempotent(f):
-        return "Retry after a short backoff; this request is idempotent, so retrying is safe"
-    return ("Retry after a short backoff only if the request is idempotent or carries an "
-            "Idempotency-Key; a POST without one may already have taken effect, so check first")
-
-
 RULES: tuple[Rule, ...] = (
     Rule("wrong-host",
          lambda f: f.status == 404 and f.sent.host == "api" and f.path in LEGACY_UPLOAD_PATHS,
          "The legacy upload was sent to the API host, which has no such route",
          "Send legacy uploads to https://upload.heygen.com (HEYGEN_UPLOAD_BASE), not "
          "https://api.heygen.com; or use v3 POST https://api.heygen.com/v3/assets"),
+    Rule("not-heygen", _not_heygen, _not_heygen_cause, _not_heygen_remedy),
     Rule("wrong-encoding", _wrong_encoding, _wrong_encoding_cause,
          "Send the raw file bytes as the whole request body with Content-Type set to the file's "
          "MIME type (e.g. image/jpeg), with no multipart and no form fields; or upload through "
          "v3 instead: POST /v3/assets with one multipart part named file"),
-    Rule("invalid-key",
-         lambda f: f.status == 401 or f.code in {"400112", "40009", "authentication_failed",
-                                                 "unauthorized"},
+    Rule("invalid-key", _invalid_key,
          "HeyGen refused the API key: it is wrong, revoked, or belongs to a web plan without "
          "API access",
          "Check HEYGEN_API_KEY (copy it again from HeyGen's API settings, without quotes or "
          "spaces) and check that the plan includes API access"),
+    # 400631 USER_BLOCKED: HeyGen's numeric error table (https://docs.heygen.com/reference/errors)
+    Rule("account-suspended", _code(400631, "user_blocked"),
+         "HeyGen has blocked (suspended) this account (USER_BLOCKED); the request, the ids and "
+         "the key's format are not the problem",
+         "Contact HeyGen support (and look for a notice in the account's email) to have the "
+         "account restored; retrying, or another key of the same account, will not help"),
     Rule("insufficient-credit", lambda f: f.status == 402 or f.code == "insufficient_credit",
          "The account has run out of API credit",
          "Add credit or change plan, then retry; GET /v3/users/me shows the balance"),
@@ -233,20 +365,37 @@ RULES: tuple[Rule, ...] = (
          "The plan does not include this feature (TIER_NOT_SUPPORT); this IS a plan problem, "
          "not a fault in the request",
          "Upgrade to a plan that includes the feature, or leave the feature out of the request"),
-    Rule("storage-signature",
-         lambda f: f.status == 403 and (f.sent.host == "storage" or f.route_is("direct-put")),
-         "Storage rejected the direct-upload PUT: the signed URL expired or the request carried "
-         "headers other than the signed upload_headers",
-         "Start a new direct upload and PUT the bytes with exactly the returned upload_headers, "
-         "no API key and no extra headers, before the URL expires"),
+    Rule("storage-clock-skew", lambda f: _storage(f) and f.code == "requesttimetooskewed",
+         "Storage refused the PUT because the request's time is too far from its own clock "
+         "(RequestTimeTooSkewed, S3 allows 15 minutes)",
+         "Sync this machine's clock (NTP), drop any Date or X-Amz-Date header of your own, then "
+         "start a new direct upload and PUT again; if the clock is right, the signer's is not: "
+         "report it to HeyGen with the request id"),
+    Rule("storage-expired", _storage_expired,
+         "The signed upload URL has expired (it is valid for expires_in_seconds after the "
+         "direct upload was started)",
+         "Start a new direct upload (POST /v3/assets/direct-uploads) and PUT the bytes at once; "
+         "a signed URL cannot be renewed or reused"),
+    Rule("storage-signature", _storage_signature, _storage_signature_cause,
+         "Start a new direct upload and PUT the bytes to upload_url exactly as returned, with "
+         "exactly the returned upload_headers: no X-Api-Key, no Authorization, no extra or "
+         "changed headers"),
+    Rule("storage-denied", lambda f: _storage(f) and (f.code == "accessdenied" or f.status == 403),
+         "Storage denied the PUT: the URL does not grant writing this object (not a signed "
+         "URL any more, its query string lost or re-encoded, or already used)",
+         "PUT to upload_url exactly as returned, query string intact and not re-encoded, once; "
+         "if it still fails, start a new direct upload"),
     Rule("forbidden",
          lambda f: f.status == 403 or f.code in {"400562", "forbidden", "resource_access_denied"},
          "The key is valid but may not use this resource or action",
          "Use a resource id that belongs to this account, and check the plan and role allow it"),
-    Rule("trial-cap", _code("trial_video_limit_exceeded"),
+    # Daily trial caps count in a rolling 24 h window from the first request
+    # (https://docs.heygen.com/reference/limits); 400664 is the numeric form [one source].
+    Rule("trial-cap", _code("trial_video_limit_exceeded", 400664),
          "The daily video cap of a free or trial key has been reached",
-         "Retrying today will not help: wait for the daily reset, or use a paid plan with API "
-         "access"),
+         "Retrying now will not help (the toolkit does not retry it): the cap counts videos in "
+         "a rolling 24-hour window from the window's first request, so try again 24 hours "
+         "after that first video, or use a paid plan with API access"),
     Rule("rate-limited", lambda f: f.status == 429 or f.code == "rate_limit_exceeded",
          "Too many requests, or more concurrent jobs than the plan allows",
          "Wait for the Retry-After delay (seconds) and retry; lower the concurrency if it "
@@ -258,10 +407,7 @@ RULES: tuple[Rule, ...] = (
          "List the voices with GET /v2/voices and use one of their voice_id values"),
     Rule("video-not-found", _code("video_not_found", 40104), _not_found("video"),
          "Use the video_id returned when the video was created, with the same account's key"),
-    Rule("too-large", _too_large,
-         "The file is over the 32 MB limit of a single-request upload",
-         'Use the direct upload (upload_asset(..., via="direct") or heygen-lab upload FILE '
-         "--via direct), which PUTs the bytes straight to storage"),
+    Rule("too-large", _too_large, _too_large_cause, _too_large_remedy),
     Rule("request-in-progress", _code("request_in_progress"),
          "A request with the same Idempotency-Key is still being processed",
          "Wait a few seconds and retry with the same Idempotency-Key; a new key could do the "
@@ -270,6 +416,14 @@ RULES: tuple[Rule, ...] = (
          "Storage has not registered the PUT bytes yet, so complete found no uploaded object",
          "Retry complete after a short delay (it is idempotent); if it keeps failing, check "
          "that the PUT to upload_url returned 2xx", retryable=True),
+    # download_failed: v3, HTTP 400, added 2026-05-18 (https://developers.heygen.com/changelog,
+    # https://developers.heygen.com/docs/error-codes)
+    Rule("download-failed", _code("download_failed"),
+         "HeyGen could not download the file from the URL given in the request",
+         "Use a URL that is publicly reachable (no login, cookies or expired signature; not "
+         "localhost or a private network), that serves the file itself rather than an HTML "
+         "page, and whose extension matches the real format (.mp4 for MP4 bytes, .png for "
+         "PNG); or upload the file first and pass its asset id"),
     Rule("missing-file-part",
          lambda f: f.code == "invalid_parameter" and (f.record.param or "").lower() == "file"
          and (f.route is None or f.route_is("v3-upload")),
@@ -285,10 +439,10 @@ RULES: tuple[Rule, ...] = (
     Rule("gateway", lambda f: f.record.code is None and f.status in {502, 503, 504},
          lambda f: (f"A gateway in front of HeyGen answered HTTP {f.status} with a body that is "
                     "not a HeyGen envelope, so HeyGen was unreachable or overloaded"),
-         _server_remedy, retryable=_idempotent),
+         _server_remedy, retryable=_repeatable),
     Rule("server-error", lambda f: 500 <= f.status <= 599,
          lambda f: f"HeyGen failed on its side (HTTP {f.status})",
-         _server_remedy, retryable=_idempotent),
+         _server_remedy, retryable=_repeatable),
 )
 
 

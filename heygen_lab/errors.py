@@ -15,24 +15,144 @@
         ├── ConflictError             409
         ├── PayloadTooLargeError      413
         ├── RateLimitError            429 (``retry_after`` in seconds when given)
-        └── ServerError               5xx
+        ├── ServerError               5xx
+        └── UnexpectedResponseError   a 2xx that is not a HeyGen envelope (wrong base URL)
 
 ``error_for()`` is the one place that maps a response to a class. Messages name the method, the
 URL (never the key), the status, HeyGen's code and message, the request id, and a hint.
+
+Redaction: a :class:`Redactor` built from the API key masks the key (raw, URL-encoded and
+base64, in any alignment) and :func:`scrub_signed` masks a presigned URL's signature and
+credential (``X-Amz-Signature``, ``X-Goog-Credential``, ``sig``, ...) and the signing material
+storage echoes in its XML (``SignatureProvided``, ``StringToSign``, ...). Every error applies
+both to its message, ``args``, ``repr``, record, diagnosis and notes, whatever a server echoed.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import base64
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus
 
 from heygen_lab.envelopes import ErrorRecord
 
 if TYPE_CHECKING:
     from heygen_lab.diagnose import Diagnosis
 
+MASK = "***"
+
+SIGNED_PARAMS = ("X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token", "Signature",
+                 "GoogleAccessId", "X-Goog-Signature", "X-Goog-Credential", "sig")
+"""Query parameters of a presigned URL that sign or identify (S3, GCS, Azure, the emulator)."""
+
+SIGNING_ELEMENTS = ("SignatureProvided", "StringToSign", "StringToSignBytes", "CanonicalRequest",
+                    "CanonicalRequestBytes", "AWSAccessKeyId", "Signature", "GoogleAccessId")
+"""XML elements in which storage echoes what was signed and with what (S3, GCS)."""
+
+_SIGNED_PARAM = re.compile(
+    r"(?<![A-Za-z0-9_.~-])(" + "|".join(map(re.escape, SIGNED_PARAMS)) + r")(=|%3D)"
+    r"(?:(?!%26)[^&\s\"'<>#;])*", re.IGNORECASE)
+_SIGNING_ELEMENT = re.compile(
+    r"(<(?:" + "|".join(SIGNING_ELEMENTS) + r")>)[^<]*", re.IGNORECASE)
+
+
+def scrub_signed(text: str) -> str:
+    """``text`` with presigned-URL signatures and credentials (and storage's echo of them)
+    masked; the rest of the URL stays, so the host, path and expiry remain readable."""
+    text = _SIGNED_PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    return _SIGNING_ELEMENT.sub(lambda m: f"{m.group(1)}{MASK}", text)
+
+
+def _b64_forms(raw: bytes) -> set[str]:
+    """The key base64-encoded on its own and inside a longer encoded run (every alignment):
+    the characters that depend on the key's bytes alone."""
+    forms: set[str] = set()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode()
+        start = -(-offset * 8 // 6)  # first character made only of key bits
+        stop = (offset + len(raw)) * 8 // 6
+        for text in (encoded, encoded.rstrip("=")) if offset == 0 else ():
+            forms.update({text, text.replace("+", "-").replace("/", "_")})
+        core = encoded[start:stop]
+        if len(core) >= 8:
+            forms.update({core, core.replace("+", "-").replace("/", "_")})
+    return forms
+
+
+@dataclass(frozen=True)
+class Redactor:
+    """Masks secrets in text: the forms of each secret, then presigned-URL signatures."""
+
+    forms: tuple[str, ...] = ()
+    _pattern: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        return f"Redactor({len(self.forms)} forms)"
+
+    @classmethod
+    def for_secrets(cls, *secrets: str | None) -> Redactor:
+        forms: set[str] = set()
+        for secret in secrets:
+            if not secret:
+                continue
+            forms |= {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}
+            forms |= _b64_forms(secret.encode())
+        ordered = tuple(sorted((f for f in forms if f), key=lambda f: (-len(f), f)))
+        pattern = (re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE)
+                   if ordered else None)
+        return cls(ordered, pattern)
+
+    def text(self, value: str) -> str:
+        # Again while it shrinks the text: a mask next to what is left could spell a secret
+        # again (a secret made of the mask's own characters only grows, so it stops).
+        while True:
+            masked = scrub_signed(value if self._pattern is None
+                                  else self._pattern.sub(MASK, value))
+            if len(masked) >= len(value):
+                return masked
+            value = masked
+
+    def maybe(self, value: str | None) -> str | None:
+        return None if value is None else self.text(value)
+
+    def value(self, value: Any) -> Any:
+        """A parsed body (JSON-like) with every string in it redacted, keys included."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {self.value(k): self.value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self.value(v) for v in value)
+        return value
+
+    def record(self, record: ErrorRecord) -> ErrorRecord:
+        code = record.code if not isinstance(record.code, str) else self.text(record.code)
+        return replace(record, code=code, message=self.maybe(record.message),
+                       param=self.maybe(record.param), doc_url=self.maybe(record.doc_url),
+                       request_id=self.maybe(record.request_id),
+                       detail=self.maybe(record.detail), raw=self.value(record.raw))
+
+    def diagnosis(self, diagnosis: Diagnosis) -> Diagnosis:
+        return replace(diagnosis, cause=self.text(diagnosis.cause),
+                       remedy=self.text(diagnosis.remedy),
+                       evidence=tuple(self.text(e) for e in diagnosis.evidence))
+
+
+NO_SECRETS = Redactor()
+"""Masks presigned-URL signatures only (what every error applies at least)."""
+
 
 class HeyGenError(Exception):
     """Base class of every error heygen_lab raises on purpose."""
+
+    redactor: Redactor = NO_SECRETS
+
+    def add_note(self, note: str, /) -> None:
+        """Notes are shown with the traceback: they are redacted like the message."""
+        super().add_note(self.redactor.text(note))
 
 
 class ConfigurationError(HeyGenError, ValueError):
@@ -46,10 +166,12 @@ class MediaError(HeyGenError, ValueError):
 class TransportError(HeyGenError):
     """No response arrived."""
 
-    def __init__(self, message: str, *, method: str, url: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, method: str, url: str,
+                 redactor: Redactor | None = None) -> None:
+        self.redactor = redactor or NO_SECRETS
+        super().__init__(self.redactor.text(message))
         self.method = method
-        self.url = url
+        self.url = self.redactor.text(url)
 
 
 class ConnectError(TransportError):
@@ -71,13 +193,15 @@ class APIError(HeyGenError):
         record: ErrorRecord,
         diagnosis: Diagnosis | None = None,
         retry_after: float | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
+        self.redactor = redactor = redactor or NO_SECRETS
         self.method = method
-        self.url = url
-        self.record = record
-        self.diagnosis = diagnosis
+        self.url = redactor.text(url)
+        self.record = redactor.record(record)
+        self.diagnosis = None if diagnosis is None else redactor.diagnosis(diagnosis)
         self.retry_after = retry_after
-        super().__init__(self._message())
+        super().__init__(redactor.text(self._message()))
 
     @property
     def status(self) -> int | None:
@@ -137,6 +261,11 @@ class ServerError(APIError):
     """5xx: HeyGen (or a gateway in front of it) failed."""
 
 
+class UnexpectedResponseError(APIError):
+    """A 2xx whose body is not a HeyGen envelope: something other than HeyGen answered (a wrong
+    ``HEYGEN_API_BASE`` / ``HEYGEN_UPLOAD_BASE``, a proxy's or captive portal's page)."""
+
+
 _BY_STATUS: dict[int, type[APIError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -189,8 +318,14 @@ def error_for(
     record: ErrorRecord,
     diagnosis: Diagnosis | None = None,
     retry_after: float | None = None,
+    redactor: Redactor | None = None,
 ) -> APIError:
-    """Build the APIError subclass that matches a refused response. Status first, then code."""
+    """Build the APIError subclass that matches a refused response. Status first, then code;
+    a 2xx without any envelope is not HeyGen's answer at all."""
     status = effective_status(record)
-    cls = ServerError if status >= 500 else _BY_STATUS.get(status, APIError)
-    return cls(method=method, url=url, record=record, diagnosis=diagnosis, retry_after=retry_after)
+    if record.style == "none" and 200 <= (record.status or 0) < 300:
+        cls: type[APIError] = UnexpectedResponseError
+    else:
+        cls = ServerError if status >= 500 else _BY_STATUS.get(status, APIError)
+    return cls(method=method, url=url, record=record, diagnosis=diagnosis,
+               retry_after=retry_after, redactor=redactor)

@@ -1,6 +1,8 @@
 """Retry policy as pure functions (no I/O, no clock of their own), tested with tables.
 
-- 429 is retried for any request: the server refused before doing anything.
+- 429 is retried for any request: the server refused before doing anything; except the codes in
+  ``RetryPolicy.final_codes``, whose limit no retry within the policy's seconds can outlast (a
+  free key's daily trial cap counts a rolling 24 h window, https://docs.heygen.com/reference/limits).
 - 5xx and network errors are retried only when repeating cannot do anything twice: an idempotent
   method, or a request carrying an ``Idempotency-Key``.
 - The delay is ``Retry-After`` when the server sends one (seconds or an HTTP date), else an
@@ -23,13 +25,21 @@ class RetryPolicy:
     base_delay: float = 1.0
     max_delay: float = 30.0
     jitter: bool = True
+    final_codes: frozenset[str] = frozenset({"trial_video_limit_exceeded", "400664"})
+    """Error codes (lower-case text) never retried: waiting seconds cannot lift them."""
 
 
 def should_retry(
-    *, attempt: int, policy: RetryPolicy, status: int | None, network_error: bool, repeatable: bool
+    *, attempt: int, policy: RetryPolicy, status: int | None, network_error: bool,
+    repeatable: bool, code: str | int | None = None,
 ) -> bool:
-    """Whether attempt number ``attempt`` (0-based) that just failed should be tried again."""
+    """Whether attempt number ``attempt`` (0-based) that just failed should be tried again.
+
+    ``code`` is the error code the response carried (HeyGen's, any envelope), when known.
+    """
     if attempt >= policy.max_retries:
+        return False
+    if code is not None and str(code).strip().lower() in policy.final_codes:
         return False
     if status == 429:
         return True

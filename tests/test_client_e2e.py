@@ -695,7 +695,9 @@ def test_trial_cap_is_a_rate_limit_that_retrying_will_not_fix() -> None:
                 assert err.status == 429 and err.code == "trial_video_limit_exceeded"
                 assert err.diagnosis is not None and err.diagnosis.id == "trial-cap"
                 assert not err.diagnosis.retryable
-                assert "Retrying today will not help" in str(err)
+                assert "Retrying now will not help" in str(err)
+                assert "rolling 24-hour window" in str(err)
+                assert sleeps == [], "the trial cap is final: no retry can outlast it"
             emu.clock.advance(86400)
             assert client.generate_video(VIDEO), "the cap resets the next day"
 

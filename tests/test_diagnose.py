@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,13 +10,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from heygen_lab.diagnose import RULES, Diagnosis, Sent, diagnose
-from heygen_lab.envelopes import ErrorRecord, decode_body
+from heygen_lab.envelopes import ErrorRecord, decode, decode_body
 from heygen_lab.errors import error_for
 from heygen_lab.routes import ROUTES
 
 
 def record(status: int, body: Any) -> ErrorRecord:
-    decoded = decode_body(status, body)
+    if isinstance(body, dict) and "$xml" in body:  # a storage XML error with that code
+        content = f"<Error><Code>{body['$xml']}</Code><Message>m</Message></Error>".encode()
+        decoded = decode(status, content)
+    elif isinstance(body, dict) and "$html" in body:
+        decoded = decode(status, b"<!doctype html><html>...</html>", expect_envelope=True)
+    else:
+        decoded = decode(status, json.dumps(body).encode(), expect_envelope=True) \
+            if 200 <= status < 300 and body == {} else decode_body(status, body)
     assert decoded.error is not None, body
     return decoded.error
 
@@ -31,6 +39,7 @@ def v2(code: str, message: str = "...") -> dict[str, Any]:
 ASSET_DATA = {"code": 40001, "message": "asset data must be provided"}
 MIB = 1024 * 1024
 V1_UPLOAD = Sent(route="v1-upload", host="upload", path="/v1/asset")
+PUT = Sent(route="direct-put", host="storage", encoding="raw", size=10)
 
 # (expected id, status, body, sent)
 CASES: list[tuple[str, int, Any, Sent | None]] = [
@@ -55,6 +64,17 @@ CASES: list[tuple[str, int, Any, Sent | None]] = [
     ("insufficient-credit", 402, None, None),
     ("tier-not-supported", 400, {"code": 400599, "message": "TIER_NOT_SUPPORT"}, None),
     ("storage-signature", 403, None, Sent(route="direct-put", host="storage")),
+    ("storage-signature", 403, {"$xml": "SignatureDoesNotMatch"}, None),
+    ("storage-expired", 403, {"$xml": "ExpiredToken"}, PUT),
+    ("storage-clock-skew", 403, {"$xml": "RequestTimeTooSkewed"}, PUT),
+    ("storage-denied", 403, {"$xml": "AccessDenied"}, PUT),
+    ("account-suspended", 400, {"code": 400631, "message": "USER_BLOCKED"}, None),
+    ("account-suspended", 403, {"code": 400631, "message": "user blocked"},
+     Sent(route="v3-asset-get")),
+    ("download-failed", 400, v3("download_failed", "could not download", "url"),
+     Sent(route="v3-video-create", encoding="json")),
+    ("not-heygen", 200, {"$html": True}, Sent(route="v3-me")),
+    ("not-heygen", 200, {}, Sent(route="v3-me")),
     ("forbidden", 403, {"code": 400562, "message": "FORBIDDEN"}, None),
     ("forbidden", 403, v3("resource_access_denied"), Sent(route="v3-asset-delete")),
     ("forbidden", 403, v3("forbidden"), None),

@@ -68,3 +68,16 @@ def test_backoff_bounds(attempt: int, seed: int) -> None:
 def test_parse_retry_after_never_raises(value: str) -> None:
     result = parse_retry_after(value, now=NOW)
     assert result is None or result >= 0
+
+
+@pytest.mark.parametrize(("status", "code", "expected"), [
+    (429, "trial_video_limit_exceeded", False),  # a rolling 24 h cap: no backoff outlasts it
+    (429, "TRIAL_VIDEO_LIMIT_EXCEEDED", False),
+    (429, 400664, False),
+    (429, "rate_limit_exceeded", True),
+    (429, None, True),
+])
+def test_final_codes_are_never_retried(status: int, code: str | int | None,
+                                       expected: bool) -> None:
+    assert should_retry(attempt=0, policy=P, status=status, network_error=False,
+                        repeatable=True, code=code) is expected
