@@ -547,10 +547,9 @@ class HeyGenClient:
         file: Source | Media | None,
         idempotency_key: str | None,
         path_params: Mapping[str, str],
-        extra: Sequence[tuple[Violation, str]] = (),
     ) -> Decoded:
         """Check one v3 request against the spec, then send it through :meth:`call`."""
-        problems = list(extra)
+        problems: list[tuple[Violation, str]] = []
         segments = dict(path or {})
         for key, value in path_params.items():
             if key in segments and segments[key] != value:
@@ -562,6 +561,9 @@ class HeyGenClient:
         problems += query_problems
         body, files, body_problems = _body(op, json, file)
         problems += body_problems
+        rule = _BODY_RULES.get(op.name)
+        if rule is not None and isinstance(body, dict):
+            problems += rule(body)
         reported = {v.param for v, _ in problems}
         problems += [(v, _fix(op, v)) for v in op.check_request(
             path_params=segments, query=params, body=body, files=files)
@@ -662,7 +664,7 @@ class HeyGenClient:
             client.create_video(type="avatar", avatar_id="a_1", audio_asset_id="ast_1")
             client.create_video(type="image", image={"type": "url", "url": "https://..."},
                                 script="Hi", voice_id="v_1")
-            client.create_video(type="cinematic_avatar", avatar_id="a_1", prompt="...")
+            client.create_video(type="cinematic_avatar", avatar_id=["a_1"], prompt="...")
             client.create_video(type="studio", scenes=[...])
             client.create_video({"type": "avatar", "avatar_id": "a_1", ...})
 
@@ -677,7 +679,7 @@ class HeyGenClient:
         request.setdefault("type", "avatar")
         decoded = self._call_operation(
             _spec_operation("VideoCreate"), path=None, query=None, json=request, file=None,
-            idempotency_key=idempotency_key, path_params={}, extra=_voice_problems(request))
+            idempotency_key=idempotency_key, path_params={})
         data = _dict(decoded.data)
         return VideoStatus(video_id=str(data.get("video_id") or data.get("id") or ""),
                            status=str(data.get("status", "")), raw=data)
@@ -937,6 +939,12 @@ def _voice_problems(body: Mapping[str, Any]) -> list[tuple[Violation, str]]:
     if not script and not audio:
         return [(Violation("script", "no voice source given"), fix)]
     return []
+
+
+_BODY_RULES: dict[str, Callable[[Mapping[str, Any]], list[tuple[Violation, str]]]] = {
+    "VideoCreate": _voice_problems,
+}
+"""Rules HeyGen documents beyond what the spec's schema can say, per operation."""
 
 
 def _dict(value: Any) -> dict[str, Any]:
