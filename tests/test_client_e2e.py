@@ -651,8 +651,10 @@ SECRET = "sk-test-" + "5f1c0ffee0ddba11ab1e5eed0fc0ffee"
 @pytest.mark.parametrize("call, method, path, code", [
     (lambda c, f: c.upload_asset(f, via="v1"), "POST", "/v1/asset", "400112"),
     (lambda c, f: c.legacy_list_assets(), "GET", "/v1/asset/list", "400112"),
-    (lambda c, f: c.legacy_remaining_quota(), "GET", "/v2/user/remaining_quota", "'internal_error'"),
-    (lambda c, f: c.legacy_generate_video(VIDEO), "POST", "/v2/video/generate", "'internal_error'"),
+    (lambda c, f: c.legacy_remaining_quota(), "GET", "/v2/user/remaining_quota",
+     "'internal_error'"),
+    (lambda c, f: c.legacy_generate_video(VIDEO), "POST", "/v2/video/generate",
+     "'internal_error'"),
     (lambda c, f: c.me(), "GET", "/v3/users/me", "'authentication_failed'"),
     (lambda c, f: c.upload_asset(f, via="v3"), "POST", "/v3/assets",
      "'authentication_failed'"),
