@@ -16,6 +16,7 @@ _EXPORTS = {
     "Asset": "heygen_lab.client",
     "Exchange": "heygen_lab.client",
     "VideoStatus": "heygen_lab.client",
+    "Page": "heygen_lab.client",
     "VIAS": "heygen_lab.client",
     "Settings": "heygen_lab.settings",
     "Media": "heygen_lab.media",
@@ -30,6 +31,7 @@ _EXPORTS = {
     "HeyGenError": "heygen_lab.errors",
     "ConfigurationError": "heygen_lab.errors",
     "MediaError": "heygen_lab.errors",
+    "InvalidRequestError": "heygen_lab.errors",
     "TransportError": "heygen_lab.errors",
     "ConnectError": "heygen_lab.errors",
     "RequestTimeout": "heygen_lab.errors",
@@ -48,7 +50,7 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
-    from heygen_lab.client import VIAS, Asset, Exchange, HeyGenClient, VideoStatus
+    from heygen_lab.client import VIAS, Asset, Exchange, HeyGenClient, Page, VideoStatus
     from heygen_lab.contracts import run_check
     from heygen_lab.diagnose import Diagnosis, Sent, diagnose
     from heygen_lab.emulator import Emulator
@@ -62,6 +64,7 @@ if TYPE_CHECKING:
         ConnectError,
         HeyGenError,
         InsufficientCreditError,
+        InvalidRequestError,
         MediaError,
         NotFoundError,
         PayloadTooLargeError,

@@ -2,7 +2,7 @@
 
     heygen-lab upload FILE [--via auto|v3|direct|v1|...]   upload (emulator unless a key is set)
     heygen-lab diagnose PAYLOAD [--status N] [--endpoint ID] [--url URL]
-    heygen-lab whoami                                       user and remaining quota
+    heygen-lab whoami                                       the v3 user and its billing
     heygen-lab serve [--api-port A] [--upload-port U] [--plan NAME] [--fault SPEC] [--key KEY]
     heygen-lab check [--mode replay|emulator|live] [--plan P] [--report F] [--baseline F]
     heygen-lab record --target emulator|live [--only CASE]
@@ -25,7 +25,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from heygen_lab.client import VIAS, HeyGenClient
+from heygen_lab.client import VIAS, HeyGenClient, billing_block
 from heygen_lab.diagnose import Sent, diagnose
 from heygen_lab.envelopes import decode
 from heygen_lab.errors import HeyGenError, scrub_signed
@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     dg.add_argument("--url", default=None, help="the URL it came from (host and path matter)")
     dg.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
 
-    who = sub.add_parser("whoami", help="the current user and remaining quota")
+    who = sub.add_parser("whoami", help="the current v3 user: username, email, billing block")
     _add_target(who)
 
     srv = sub.add_parser("serve", help="run the emulator until interrupted")
@@ -257,10 +257,14 @@ def _sent_from(endpoint: str | None, url: str | None) -> Sent | None:
 
 
 def cmd_whoami(args: argparse.Namespace) -> int:
+    """The v3 user: username, email, name, and the one billing block (``GET /v3/users/me``)."""
     with target_client(args.target, args.plan) as (client, where):
         user = client.me()
-        quota = client.remaining_quota()
-    print(json.dumps({"target": where, "user": user, "remaining_quota": quota}, indent=2))
+    kind, block = billing_block(user)
+    shown = {"target": where, **{k: user.get(k) for k in ("username", "email", "first_name",
+                                                           "last_name")},
+             "billing_type": kind, **({kind: block} if kind else {})}
+    print(json.dumps(shown, indent=2))
     return 0
 
 

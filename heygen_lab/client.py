@@ -5,14 +5,20 @@ and what came back; :meth:`HeyGenClient.call` raises the matching
 :class:`~heygen_lab.errors.APIError`(with its diagnosis)
 when the response said no. The contract runner, the widgets and the CLI use
 the same two methods, so a passing contract exercised the code a user calls.
+
+v3 comes first: every one of the 85 v3 operations of :mod:`heygen_lab.spec` is callable by its
+name (:meth:`HeyGenClient.operation`), checked against the spec before anything is sent, and the
+endpoint methods (``create_video``, ``list_assets``, ``me``...) speak v3. The v1/v2 methods stay,
+named ``legacy_*``.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -31,6 +37,7 @@ from heygen_lab.errors import (
     ConflictError,
     ConnectError,
     HeyGenError,
+    InvalidRequestError,
     MediaError,
     Redactor,
     RequestTimeout,
@@ -48,8 +55,9 @@ from heygen_lab.media import (
     load_media,
 )
 from heygen_lab.retry import RetryPolicy, parse_retry_after, retry_delay, should_retry
-from heygen_lab.routes import Host, Route, route
+from heygen_lab.routes import Host, Route, operation_route, route
 from heygen_lab.settings import Secret, Settings, Timeouts
+from heygen_lab.spec import Operation, Violation, load_spec
 from heygen_lab.uploads import Payload, Progress
 
 Via = Literal["auto", "v3", "direct", "v1", "v1-multipart-file", "v1-multipart-type-asset"]
@@ -58,6 +66,26 @@ VIAS: tuple[str, ...] = ("auto", "v3", "direct", "v1", "v1-multipart-file",
 """Upload routes. The two ``v1-multipart-*`` ones reproduce the classic mistakes on purpose."""
 
 _TEXT_PREVIEW = 2000
+
+VideoType = Literal["avatar", "image", "cinematic_avatar", "studio"]
+"""The four kinds of ``POST /v3/videos`` body (its ``type`` discriminator)."""
+
+QueryValue = str | int | float | bool | Sequence[str] | None
+"""A query value as callers give it: numbers and booleans are sent as HeyGen spells them,
+a sequence as a repeated name, ``None`` not at all."""
+
+IDEMPOTENCY_KEY_OPERATIONS: frozenset[str] = frozenset({
+    "AssetCreate", "AssetDirectUploadsCreate", "AssetDirectUploadsBatchesCreate",
+    "AvatarCreate", "AvatarConsentCreate", "LipsyncCreate", "VideoCreate",
+    "VideoTranslateCreate", "VideoTranslateProofreadsCreate", "VideoTranslateProofreadsGenerate",
+    "WebhookEndpointsCreate", "WebhookEndpointsRotateSecret",
+})
+"""The v3 POSTs HeyGen documents as honouring ``Idempotency-Key`` (heygen-api-sources.md §2.3).
+:meth:`HeyGenClient.operation` sends each call a fresh key (or the caller's), so the request loop
+may retry them after a 5xx or a dropped connection without acting twice."""
+
+_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_:.-]{1,255}")
+_BILLING_BLOCKS = ("wallet", "subscription", "usage_based")
 
 
 @dataclass(frozen=True)
@@ -110,17 +138,69 @@ class Asset:
 
 @dataclass(frozen=True)
 class VideoStatus:
-    """A video's state: pending, waiting, processing, completed or failed."""
+    """A video's state: pending, (legacy: waiting,) processing, completed or failed.
+
+    Normalised across v3 (``GET /v3/videos/{id}``: ``failure_code``, ``failure_message``) and
+    the legacy v1 status (``data.error`` ``{code, detail, message}``, kept in ``error``), so
+    ``failure_code`` and ``failure_message`` say why a failed video failed either way.
+    """
 
     video_id: str
     status: str
     video_url: str | None = None
     error: Any = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    failure_code: str | None = None
+    failure_message: str | None = None
+    thumbnail_url: str | None = None
+
+    @property
+    def id(self) -> str:
+        """The video's id (v3 calls it ``id``)."""
+        return self.video_id
 
     @property
     def done(self) -> bool:
         return self.status in {"completed", "failed"}
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a paginated v3 operation.
+
+    ``items`` are its entries in the spec's shape; ``has_more`` and ``next_token`` say whether
+    another page follows and how to ask for it (``token=next_token``). ``data`` is the whole
+    decoded ``data``: for the batch pages (``VideoBatchesGet`` and kin) the batch itself, whose
+    ``items`` are the page. A page iterates over its items.
+    """
+
+    items: list[Any]
+    has_more: bool = False
+    next_token: str | None = None
+    data: Any = field(default=None, repr=False)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @classmethod
+    def from_body(cls, body: Any) -> Page:
+        """The page in a v3 list body (``{"data": [...], "has_more", "next_token"}``) or batch
+        body (``{"data": {"items": [...], "has_more", "next_token", ...}}``)."""
+        outer = body if isinstance(body, dict) else {}
+        data = outer.get("data")
+        holder = data if isinstance(data, dict) else outer
+        items = data if isinstance(data, list) else holder.get("items")
+        token = holder.get("next_token")
+        return cls(items=list(items) if isinstance(items, list) else [],
+                   has_more=holder.get("has_more") is True,
+                   next_token=token if isinstance(token, str) and token else None, data=data)
 
 
 class HeyGenClient:
@@ -151,6 +231,7 @@ class HeyGenClient:
         self._session.headers["User-Agent"] = f"heygen-lab/{__version__}"
         self._sleep = sleep
         self._rng = random.Random(seed)
+        self._username: str | None = None
 
     def __repr__(self) -> str:
         key = "set" if self.settings.api_key else "unset"
@@ -406,80 +487,501 @@ class HeyGenClient:
         media.check(TALKING_PHOTO_TYPES, route="the legacy talking-photo upload")
         return dict(self.call("v1-talking-photo", payload=uploads.raw(media)).data or {})
 
-    # ------------------------------------------------------------------ assets
-    def list_assets(self, *, limit: int | None = None, token: str | None = None) -> dict[str, Any]:
-        """One page of assets: ``{"data": [...], "has_more": bool, "next_token": str | None}``."""
-        params = {k: v for k, v in {"limit": limit, "token": token}.items() if v is not None}
-        return dict(self.call("v3-asset-list", params=params).body or {})
+    # ------------------------------------------------------------------ any v3 operation
+    def operation(
+        self,
+        name: str,
+        /,
+        *,
+        path: Mapping[str, str] | None = None,
+        query: Mapping[str, QueryValue] | None = None,
+        json: Any = None,
+        file: Source | Media | None = None,
+        idempotency_key: str | None = None,
+        **path_params: str,
+    ) -> Any:
+        """Call the v3 operation ``name`` (its name in :mod:`heygen_lab.spec`) and return its data.
 
-    def iter_assets(self, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
-        """Every asset, following ``next_token`` cursors."""
-        token: str | None = None
+        ``client.operation("VideoTranslateCreate", json={...})``,
+        ``client.operation("VideoGet", video_id="v_1")`` (or ``path={"video_id": "v_1"}``),
+        ``client.operation("VideoList", query={"limit": 10})``,
+        ``client.operation("AssetCreate", file="photo.jpg")``.
+
+        Path, query and body are checked against the spec first: a request that breaks it raises
+        :class:`~heygen_lab.errors.InvalidRequestError` and nothing is sent. Path parameters are
+        percent-encoded, each one segment. A JSON body defaults to ``{}``. The POSTs in
+        :data:`IDEMPOTENCY_KEY_OPERATIONS` carry an ``Idempotency-Key`` (``idempotency_key`` or a
+        fresh one), so they are retried safely. A refusal raises the matching
+        :class:`~heygen_lab.errors.APIError`. Returns the decoded ``data``; for a paginated
+        operation, a :class:`Page` (``items``, ``has_more``, ``next_token``).
+        """
+        op = _spec_operation(name)
+        decoded = self._call_operation(op, path=path, query=query, json=json, file=file,
+                                       idempotency_key=idempotency_key, path_params=path_params)
+        return Page.from_body(decoded.body) if op.paginated else decoded.data
+
+    def iter_operation(
+        self,
+        name: str,
+        /,
+        *,
+        path: Mapping[str, str] | None = None,
+        query: Mapping[str, QueryValue] | None = None,
+        **path_params: str,
+    ) -> Iterator[Any]:
+        """Every item of a paginated v3 operation, page after page (``next_token`` -> ``token``).
+
+        ``client.iter_operation("VideoList", query={"limit": 100})``. A ``token`` in ``query``
+        starts from that cursor. Stops when a page says ``has_more: false`` or has no cursor.
+        """
+        op = _spec_operation(name)
+        if not op.paginated:
+            raise InvalidRequestError(name, [Violation("operation", "is not paginated")],
+                                      endpoint=f"{op.method} {op.endpoint}",
+                                      fixes=["call operation() for its one answer"])
+        args = dict(query or {})
+        seen: set[str] = set()
         while True:
-            page = self.list_assets(limit=limit, token=token)
-            yield from page.get("data") or []
-            token = page.get("next_token")
-            if not page.get("has_more") or not token:
+            decoded = self._call_operation(op, path=path, query=args, json=None, file=None,
+                                           idempotency_key=None, path_params=path_params)
+            page = Page.from_body(decoded.body)
+            yield from page.items
+            token = page.next_token
+            if not page.has_more or token is None:
                 return
+            if token in seen:
+                raise HeyGenError(f"{name}: the server handed out the cursor {token!r} twice; "
+                                  "stopping instead of looping forever")
+            seen.add(token)
+            args["token"] = token
+
+    def _call_operation(
+        self,
+        op: Operation,
+        *,
+        path: Mapping[str, str] | None,
+        query: Mapping[str, QueryValue] | None,
+        json: Any,
+        file: Source | Media | None,
+        idempotency_key: str | None,
+        path_params: Mapping[str, str],
+    ) -> Decoded:
+        """Check one v3 request against the spec, then send it through :meth:`call`."""
+        problems: list[tuple[Violation, str]] = []
+        segments = dict(path or {})
+        for key, value in path_params.items():
+            if key in segments and segments[key] != value:
+                problems.append((Violation(key, "is given twice, with different values"),
+                                 f"pass {key} once"))
+            segments[key] = value
+        problems += _path_problems(op, segments)
+        params, query_problems = _query(op, query or {})
+        problems += query_problems
+        body, files, body_problems = _body(op, json, file)
+        problems += body_problems
+        rule = _BODY_RULES.get(op.name)
+        if rule is not None and isinstance(body, dict):
+            problems += rule(body)
+        reported = {v.param for v, _ in problems}
+        problems += [(v, _fix(op, v)) for v in op.check_request(
+            path_params=segments, query=params, body=body, files=files)
+            if v.param not in reported and v.param not in op.path_params]
+        headers: dict[str, str] = {}
+        if op.name in IDEMPOTENCY_KEY_OPERATIONS:
+            headers["Idempotency-Key"] = key = idempotency_key or f"heygen-lab-{uuid.uuid4().hex}"
+            if not _IDEMPOTENCY_KEY.fullmatch(key):
+                problems.append((Violation("Idempotency-Key", "must be 1 to 255 characters of "
+                                           "A-Z a-z 0-9 _ : . -"),
+                                 "pass another idempotency_key, or none to get a fresh one"))
+        elif idempotency_key is not None:
+            problems.append((Violation("Idempotency-Key", f"is not honoured by {op.name}; "
+                                       "HeyGen documents the header for "
+                                       + ", ".join(sorted(IDEMPOTENCY_KEY_OPERATIONS))),
+                             "drop idempotency_key="))
+        payload: Payload | None = None
+        if body is not None and not problems:
+            try:
+                payload = uploads.json_body(body)
+            except (TypeError, ValueError) as exc:
+                problems.append((Violation("body", f"is not JSON ({exc})"),
+                                 "pass only str, numbers, booleans, None, lists and dicts"))
+        if problems:
+            raise InvalidRequestError(op.name, [v for v, _ in problems],
+                                      endpoint=f"{op.method} {op.endpoint}",
+                                      fixes=[fix for _, fix in problems])
+        if file is not None:
+            media = file if isinstance(file, Media) else load_media(file)
+            media.check(V3_TYPES, route=f"v3 {op.endpoint}", max_bytes=V3_MAX_BYTES,
+                        hint="use upload_asset(via='direct') for files over 32 MiB")
+            payload = uploads.multipart(media, file_field="file")
+        return self.call(operation_route(op.name).id,
+                         url=self.settings.api_base + op.path(**segments),
+                         params=params or None, payload=payload, headers=headers)
+
+    def _list(self, name: str, **query: QueryValue) -> Page:
+        op = _spec_operation(name)
+        return Page.from_body(self._call_operation(
+            op, path=None, query=query, json=None, file=None, idempotency_key=None,
+            path_params={}).body)
+
+    def _get(self, name: str, **path_params: str) -> dict[str, Any]:
+        op = _spec_operation(name)
+        return _dict(self._call_operation(op, path=None, query=None, json=None, file=None,
+                                          idempotency_key=None, path_params=path_params).data)
+
+    # ------------------------------------------------------------------ assets
+    def list_assets(self, *, username: str | None = None, limit: int | None = None,
+                    token: str | None = None, folder_id: str | None = None) -> Page:
+        """One page of assets (``GET /v3/assets``); items ``{id, name, type, owner, space_id,
+        uploaded_at, folder_id, url}``.
+
+        ``username`` is required by HeyGen while the endpoint is in beta; when not given it is
+        the account's, from :meth:`me` (asked once per client, then remembered).
+        """
+        return self._list("AssetList", username=username or self._account_username(),
+                          limit=limit, token=token, folder_id=folder_id)
+
+    def iter_assets(self, *, username: str | None = None, limit: int | None = None,
+                    folder_id: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every asset, following ``next_token`` cursors (``limit`` is the page size)."""
+        return self.iter_operation("AssetList", query={
+            "username": username or self._account_username(), "limit": limit,
+            "folder_id": folder_id})
 
     def get_asset(self, asset_id: str) -> dict[str, Any]:
-        return dict(self.call("v3-asset-get", path_params={"asset_id": asset_id}).data or {})
+        """One asset (``GET /v3/assets/{asset_id}``), in the list items' shape."""
+        return self._get("AssetGet", asset_id=asset_id)
 
-    def delete_asset(self, asset_id: str) -> None:
-        self.call("v3-asset-delete", path_params={"asset_id": asset_id})
+    def delete_asset(self, asset_id: str) -> dict[str, Any]:
+        """Delete an asset (``DELETE /v3/assets/{asset_id}``); returns ``{"id": ...}``."""
+        return self._get("AssetDelete", asset_id=asset_id)
 
-    def list_assets_v1(self) -> Any:
-        """The legacy asset list (v1 envelope)."""
+    def legacy_list_assets(self) -> Any:
+        """The legacy asset list (``GET /v1/asset/list``, v1 envelope).
+
+        Formerly ``list_assets_v1()``; :meth:`list_assets` is the v3 list.
+        """
         return self.call("v1-asset-list").data
 
     # ------------------------------------------------------------------ video
-    def generate_video(self, request: Mapping[str, Any], *, via: str = "v2") -> str:
-        """Start a video (``via`` v2 legacy ``/v2/video/generate`` or v3 ``/v3/videos``)."""
+    def create_video(
+        self,
+        body: Mapping[str, Any] | None = None,
+        /,
+        *,
+        type: VideoType | None = None,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> VideoStatus:
+        """Start a video (``POST /v3/videos``) and return it (``id``, ``status``).
+
+        The body is ``body`` updated with the keyword ``fields`` (those set to ``None`` are left
+        out) and ``type`` (default ``"avatar"``)::
+
+            client.create_video(avatar_id="a_1", script="Hello", voice_id="v_1")
+            client.create_video(type="avatar", avatar_id="a_1", audio_asset_id="ast_1")
+            client.create_video(type="image", image={"type": "url", "url": "https://..."},
+                                script="Hi", voice_id="v_1")
+            client.create_video(type="cinematic_avatar", avatar_id=["a_1"], prompt="...")
+            client.create_video(type="studio", scenes=[...])
+            client.create_video({"type": "avatar", "avatar_id": "a_1", ...})
+
+        Checked against the spec before sending, and an ``avatar``/``image`` video needs one
+        voice source: ``script`` with ``voice_id``, or ``audio_url``/``audio_asset_id``.
+        Carries an ``Idempotency-Key`` (``idempotency_key`` or a fresh one).
+        """
+        request = dict(body or {})
+        request.update({k: v for k, v in fields.items() if v is not None})
+        if type is not None:
+            request["type"] = type
+        request.setdefault("type", "avatar")
+        decoded = self._call_operation(
+            _spec_operation("VideoCreate"), path=None, query=None, json=request, file=None,
+            idempotency_key=idempotency_key, path_params={})
+        data = _dict(decoded.data)
+        return VideoStatus(video_id=str(data.get("video_id") or data.get("id") or ""),
+                           status=str(data.get("status", "")), raw=data)
+
+    def get_video(self, video_id: str) -> VideoStatus:
+        """A video's state (``GET /v3/videos/{video_id}``): ``status`` pending, processing,
+        completed or failed; ``video_url`` when completed; ``failure_code`` and
+        ``failure_message`` when failed."""
+        return _video_status(self._get("VideoGet", video_id=video_id), video_id)
+
+    def list_videos(self, *, limit: int | None = None, token: str | None = None,
+                    folder_id: str | None = None, title: str | None = None) -> Page:
+        """One page of videos (``GET /v3/videos``), items in ``get_video``'s data shape."""
+        return self._list("VideoList", limit=limit, token=token, folder_id=folder_id,
+                          title=title)
+
+    def iter_videos(self, *, limit: int | None = None, folder_id: str | None = None,
+                    title: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every video, following ``next_token`` cursors."""
+        return self.iter_operation("VideoList", query={"limit": limit, "folder_id": folder_id,
+                                                       "title": title})
+
+    def wait_for_video(self, video_id: str, *, via: str = "v3", timeout: float = 1800.0,
+                       interval: float = 10.0) -> VideoStatus:
+        """Poll until the video is completed or failed; raise HeyGenError after ``timeout``.
+
+        Polls v3 (:meth:`get_video`) unless ``via="v1"`` (:meth:`legacy_video_status`).
+        """
+        poll = {"v3": self.get_video, "v1": self.legacy_video_status}.get(via)
+        if poll is None:
+            raise ConfigurationError(f"via must be 'v3' or 'v1'; got {via!r}")
+        waited = 0.0
+        while True:
+            status = poll(video_id)
+            if status.done:
+                return status
+            if waited >= timeout:
+                raise HeyGenError(f"video {video_id} still {status.status!r} after {timeout:g}s; "
+                                  "poll again later with get_video()")
+            self._sleep(interval)
+            waited += interval
+
+    def legacy_generate_video(self, request: Mapping[str, Any], *, via: str = "v2") -> str:
+        """Start a video from a legacy v2 body (``video_inputs``): ``POST /v2/video/generate``.
+
+        Formerly ``generate_video()``. ``via="v3"`` posts the same body, unchecked, to
+        ``/v3/videos``, as the old method did; HeyGen's v3 wants :meth:`create_video`'s body.
+        """
         route_id = {"v2": "v2-video-generate", "v3": "v3-video-create"}.get(via)
         if route_id is None:
             raise ConfigurationError(f"via must be 'v2' or 'v3'; got {via!r}")
         data = self.call(route_id, payload=uploads.json_body(dict(request))).data or {}
         return str(data["video_id"])
 
-    def video_status(self, video_id: str, *, via: str = "v1") -> VideoStatus:
-        """A video's status (``via`` v1 legacy ``video_status.get`` or v3 ``/v3/videos/{id}``)."""
-        if via == "v1":
-            data = self.call("v1-video-status", params={"video_id": video_id}).data or {}
-        elif via == "v3":
-            data = self.call("v3-video-get", path_params={"video_id": video_id}).data or {}
-        else:
-            raise ConfigurationError(f"via must be 'v1' or 'v3'; got {via!r}")
-        return VideoStatus(video_id=video_id, status=str(data.get("status", "")),
-                           video_url=data.get("video_url"), error=data.get("error"), raw=data)
+    def legacy_video_status(self, video_id: str) -> VideoStatus:
+        """A video's status from the legacy ``GET /v1/video_status.get``.
 
-    def wait_for_video(self, video_id: str, *, via: str = "v1", timeout: float = 1800.0,
-                       interval: float = 10.0) -> VideoStatus:
-        """Poll until the video is completed or failed; raise HeyGenError after ``timeout``."""
-        waited = 0.0
-        while True:
-            status = self.video_status(video_id, via=via)
-            if status.done:
-                return status
-            if waited >= timeout:
-                raise HeyGenError(f"video {video_id} still {status.status!r} after {timeout:g}s; "
-                                  "poll again later with video_status()")
-            self._sleep(interval)
-            waited += interval
+        Formerly ``video_status()`` (whose ``via="v3"`` is now :meth:`get_video`).
+        """
+        data = self.call("v1-video-status", params={"video_id": video_id}).data
+        return _video_status(_dict(data), video_id)
 
-    # ------------------------------------------------------------------ catalogue, account
-    def list_avatars(self) -> dict[str, Any]:
-        """``{"avatars": [...], "talking_photos": [...]}``."""
+    # ------------------------------------------------------------------ catalogue
+    def list_avatars(self, *, ownership: str | None = None, limit: int | None = None,
+                     token: str | None = None) -> Page:
+        """One page of avatar groups (``GET /v3/avatars``).
+
+        The v2 catalogue (avatars and talking photos) is :meth:`legacy_list_avatars`.
+        """
+        return self._list("AvatarList", ownership=ownership, limit=limit, token=token)
+
+    def iter_avatars(self, *, ownership: str | None = None,
+                     limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every avatar group, following ``next_token`` cursors."""
+        return self.iter_operation("AvatarList", query={"ownership": ownership, "limit": limit})
+
+    def list_avatar_looks(self, *, group_id: str | None = None, avatar_type: str | None = None,
+                          ownership: str | None = None, limit: int | None = None,
+                          token: str | None = None) -> Page:
+        """One page of avatar looks (``GET /v3/avatars/looks``); a look's ``id`` is the
+        ``avatar_id`` of :meth:`create_video`."""
+        return self._list("AvatarLooksList", group_id=group_id, avatar_type=avatar_type,
+                          ownership=ownership, limit=limit, token=token)
+
+    def iter_avatar_looks(self, *, group_id: str | None = None, avatar_type: str | None = None,
+                          ownership: str | None = None,
+                          limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every avatar look, following ``next_token`` cursors."""
+        return self.iter_operation("AvatarLooksList", query={
+            "group_id": group_id, "avatar_type": avatar_type, "ownership": ownership,
+            "limit": limit})
+
+    def list_voices(self, *, type: str | None = None, engine: str | None = None,
+                    language: str | None = None, gender: str | None = None,
+                    limit: int | None = None, token: str | None = None) -> Page:
+        """One page of voices (``GET /v3/voices``).
+
+        Formerly the v2 list, now :meth:`legacy_list_voices`.
+        """
+        return self._list("VoiceList", type=type, engine=engine, language=language,
+                          gender=gender, limit=limit, token=token)
+
+    def iter_voices(self, *, type: str | None = None, engine: str | None = None,
+                    language: str | None = None, gender: str | None = None,
+                    limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every voice, following ``next_token`` cursors."""
+        return self.iter_operation("VoiceList", query={
+            "type": type, "engine": engine, "language": language, "gender": gender,
+            "limit": limit})
+
+    def legacy_list_avatars(self) -> dict[str, Any]:
+        """The v2 catalogue ``{"avatars": [...], "talking_photos": [...]}`` (``GET /v2/avatars``).
+
+        Formerly ``list_avatars()``, which is now the v3 list.
+        """
         return dict(self.call("v2-avatars").data or {})
 
-    def list_voices(self) -> list[dict[str, Any]]:
+    def legacy_list_voices(self) -> list[dict[str, Any]]:
+        """The v2 voices (``GET /v2/voices``). Formerly ``list_voices()``, now the v3 list."""
         return list((self.call("v2-voices").data or {}).get("voices") or [])
 
-    def remaining_quota(self) -> int:
+    # ------------------------------------------------------------------ account
+    def me(self) -> dict[str, Any]:
+        """The current user (``GET /v3/users/me``): ``username``, ``email``, ``first_name``,
+        ``last_name``, ``billing_type`` and its one billing block (``wallet``,
+        ``subscription`` or ``usage_based``). Remembers ``username`` for :meth:`list_assets`."""
+        user = self._get("UserMeGet")
+        username = user.get("username")
+        if isinstance(username, str) and username:
+            self._username = username
+        return user
+
+    def legacy_remaining_quota(self) -> int:
+        """The v2 remaining quota (``GET /v2/user/remaining_quota``).
+
+        Formerly ``remaining_quota()``; v3 reports credit in :meth:`me`'s billing block.
+        """
         return int((self.call("v2-quota").data or {}).get("remaining_quota", 0))
 
-    def me(self) -> dict[str, Any]:
-        """The current user with its billing block (v3)."""
-        return dict(self.call("v3-me").data or {})
+    def _account_username(self) -> str:
+        if self._username is None:
+            self.me()
+        if self._username is None:
+            raise HeyGenError("GET /v3/users/me answered without a username, which "
+                              "GET /v3/assets requires; pass username= explicitly")
+        return self._username
+
+
+def billing_block(user: Mapping[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
+    """The billing type and block of a v3 user (``me()``): ``billing_type`` when given, else the
+    one block present."""
+    kind = user.get("billing_type")
+    if not isinstance(kind, str):
+        kind = next((k for k in _BILLING_BLOCKS if isinstance(user.get(k), dict)), None)
+    block = user.get(kind) if kind else None
+    return kind, dict(block) if isinstance(block, dict) else None
+
+
+def _spec_operation(name: str) -> Operation:
+    try:
+        return load_spec()[name]
+    except KeyError as exc:
+        raise InvalidRequestError(name, [Violation("operation", str(exc.args[0]))],
+                                  fixes=["use a name from heygen_lab.spec.load_spec(), "
+                                         "such as VideoCreate"]) from None
+
+
+def _path_problems(op: Operation, segments: Mapping[str, Any]) -> list[tuple[Violation, str]]:
+    problems = [(Violation(k, f"is not a path parameter of {op.name}"),
+                 f"its path is {op.endpoint}")
+                for k in sorted(set(segments) - set(op.path_params))]
+    for name in op.path_params:
+        value = segments.get(name)
+        if not isinstance(value, str) or not value:
+            problems.append((Violation(name, "is required in the path, a non-empty string"),
+                             f"pass {name}='...' (or path={{'{name}': '...'}})"))
+        elif value in {".", ".."}:  # HTTP clients collapse dot segments: it would go elsewhere
+            problems.append((Violation(name, f"{value!r} would address another path"),
+                             f"pass the {name} HeyGen returned"))
+    return problems
+
+
+def _query(op: Operation, query: Mapping[str, QueryValue]
+           ) -> tuple[dict[str, str | list[str]], list[tuple[Violation, str]]]:
+    """The query as sent (strings, ``None`` dropped) and the names the operation lacks."""
+    known = [f.json_name for f in op.flags_in("query")]
+    params: dict[str, str | list[str]] = {}
+    problems: list[tuple[Violation, str]] = []
+    for name, value in query.items():
+        if name not in known:
+            problems.append((Violation(name, f"is not a query parameter of {op.name}"),
+                             f"use one of: {', '.join(known)}" if known
+                             else f"{op.name} takes no query parameters"))
+        elif value is not None:
+            params[name] = ([_query_text(v) for v in value]
+                            if isinstance(value, Sequence) and not isinstance(value, str)
+                            else _query_text(value))
+    return params, problems
+
+
+def _query_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _body(op: Operation, json: Any, file: object
+          ) -> tuple[Any, tuple[str, ...], list[tuple[Violation, str]]]:
+    """The JSON body to check (``None`` for none), the file parts, and misplaced bodies."""
+    problems: list[tuple[Violation, str]] = []
+    if op.body_encoding != "multipart" and file is not None:
+        problems.append((Violation("file", f"{op.name} takes no file"), "drop file="))
+    if op.body_encoding != "json" and json is not None:
+        what = "a multipart file" if op.body_encoding == "multipart" else "no body"
+        problems.append((Violation("body", f"{op.name} takes {what}, not JSON"),
+                         "pass file=<path>" if op.body_encoding == "multipart" else "drop json="))
+    if op.body_encoding == "json":
+        return (dict(json) if isinstance(json, Mapping) else ({} if json is None else json),
+                (), problems)
+    return None, ("file",) if file is not None else (), problems
+
+
+def _fix(op: Operation, violation: Violation) -> str:
+    """The next step for a violation the spec check found."""
+    flag = next((f for f in op.flags if f.json_name == violation.param), None)
+    required = violation.message.startswith("is required")
+    if flag is not None and flag.source == "query":
+        if required:
+            return f"pass query={{'{flag.json_name}': ...}}"
+        return f"use one of: {', '.join(flag.enum)}" if flag.enum else \
+            f"pass a valid {flag.type} for {flag.json_name!r}"
+    if violation.param == "file":
+        return "pass file=<path of the file to upload>"
+    if violation.param == "body":
+        return "pass json={...}, a JSON object"
+    if required:
+        return f"add {violation.param!r} to the JSON body"
+    return (f"correct {violation.param!r}; the schema is "
+            f"heygen_lab.spec.load_spec()[{op.name!r}].request_schema")
+
+
+def _voice_problems(body: Mapping[str, Any]) -> list[tuple[Violation, str]]:
+    """An avatar or image video needs exactly one voice source (heygen-api-sources.md §3.3)."""
+    if body.get("type") not in {"avatar", "image"}:
+        return []
+    fix = "pass script= with voice_id=, or one of audio_url= / audio_asset_id="
+    script = body.get("script") is not None
+    audio = [k for k in ("audio_url", "audio_asset_id") if body.get(k) is not None]
+    if script and audio:
+        return [(Violation("script", f"and {audio[0]} are both given; a video takes one voice "
+                                     "source"), fix)]
+    if len(audio) > 1:
+        return [(Violation("audio_url", "and audio_asset_id are both given; pass one"), fix)]
+    if script and body.get("voice_id") is None:
+        return [(Violation("voice_id", "is required with script"),
+                 "pass voice_id= (list_voices() lists them)")]
+    if not script and not audio:
+        return [(Violation("script", "no voice source given"), fix)]
+    return []
+
+
+_BODY_RULES: dict[str, Callable[[Mapping[str, Any]], list[tuple[Violation, str]]]] = {
+    "VideoCreate": _voice_problems,
+}
+"""Rules HeyGen documents beyond what the spec's schema can say, per operation."""
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _video_status(data: Mapping[str, Any], video_id: str) -> VideoStatus:
+    """A v3 video or a legacy v1 status as a :class:`VideoStatus`."""
+    error = data.get("error")
+    legacy = error if isinstance(error, Mapping) else {}
+    code = data.get("failure_code") or legacy.get("code")
+    message = data.get("failure_message") or legacy.get("detail") or legacy.get("message")
+    return VideoStatus(
+        video_id=str(data.get("id") or data.get("video_id") or video_id),
+        status=str(data.get("status", "")), video_url=data.get("video_url"), error=error,
+        raw=data, failure_code=None if code is None else str(code),
+        failure_message=None if message is None else str(message),
+        thumbnail_url=data.get("thumbnail_url"),
+    )
 
 
 def _error_code(response: requests.Response) -> str | int | None:

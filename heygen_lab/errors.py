@@ -3,6 +3,7 @@
     HeyGenError
     ├── ConfigurationError        a setting is missing or malformed (no key, bad base URL)
     ├── MediaError                pre-flight: the file cannot be sent as asked (nothing was sent)
+    ├── InvalidRequestError       pre-flight: the request breaks HeyGen's v3 spec (nothing was sent)
     ├── TransportError            no response arrived
     │   ├── ConnectError          could not connect, or the connection dropped
     │   └── RequestTimeout        no answer in time (a write "may have been submitted")
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
@@ -41,6 +42,7 @@ from heygen_lab.envelopes import ErrorRecord
 
 if TYPE_CHECKING:
     from heygen_lab.diagnose import Diagnosis
+    from heygen_lab.spec import Violation
 
 MASK = "***"
 
@@ -161,6 +163,28 @@ class ConfigurationError(HeyGenError, ValueError):
 
 class MediaError(HeyGenError, ValueError):
     """The file cannot be uploaded as asked; raised before any byte is sent."""
+
+
+class InvalidRequestError(HeyGenError, ValueError):
+    """The request breaks HeyGen's v3 spec; raised before anything is sent.
+
+    ``violations`` holds each problem (``param``, ``message``) and ``fixes`` the matching next
+    step; ``operation`` is the v3 operation's name (``VideoCreate``).
+    """
+
+    def __init__(self, operation: str, violations: Sequence[Violation], *,
+                 endpoint: str = "", fixes: Sequence[str] = ()) -> None:
+        self.operation = operation
+        self.endpoint = endpoint
+        self.violations = list(violations)
+        self.fixes = list(fixes) + [""] * (len(self.violations) - len(fixes))
+        where = f"{operation} ({endpoint})" if endpoint else operation
+        problems = "; ".join(
+            f"{v.param}: {v.message}" + (f" (fix: {fix})" if fix else "")
+            for v, fix in zip(self.violations, self.fixes, strict=False)
+        )
+        super().__init__(f"{where}: the request breaks HeyGen's v3 spec; nothing was sent. "
+                         f"{problems}")
 
 
 class TransportError(HeyGenError):

@@ -3,10 +3,16 @@
 Route ids are the shared vocabulary of the client, ``diagnose()``, the contracts and the CLI
 (``heygen-lab diagnose --endpoint v1-upload``). ``host`` says which base URL a route lives on:
 the legacy uploads live on ``upload.heygen.com``, everything else on ``api.heygen.com``.
+
+Every v3 operation of :mod:`heygen_lab.spec` has a route too (:func:`operation_route`): its row
+in the table when the table has one (``operation`` names it), else one derived from the spec
+with the id ``v3-<kebab-case name>`` (``VideoTranslateCreate`` -> ``v3-video-translate-create``).
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,6 +30,8 @@ class Route:
     path: str
     style: Style
     summary: str
+    operation: str | None = None
+    """The v3 operation of :mod:`heygen_lab.spec` this route is, if it is one."""
 
     @property
     def idempotent(self) -> bool:
@@ -35,37 +43,88 @@ _ROUTES = (
     Route("v1-upload", "POST", "upload", "/v1/asset", "v1", "legacy upload: raw bytes"),
     Route("v1-talking-photo", "POST", "upload", "/v1/talking_photo", "v1", "legacy talking photo"),
     Route("v1-asset-list", "GET", "api", "/v1/asset/list", "v1", "legacy asset list"),
-    Route("v3-upload", "POST", "api", "/v3/assets", "v3", "upload: multipart part 'file'"),
-    Route("v3-asset-list", "GET", "api", "/v3/assets", "v3", "list assets"),
-    Route("v3-asset-get", "GET", "api", "/v3/assets/{asset_id}", "v3", "get one asset"),
-    Route("v3-asset-delete", "DELETE", "api", "/v3/assets/{asset_id}", "v3", "delete an asset"),
-    Route("direct-init", "POST", "api", "/v3/assets/direct-uploads", "v3", "start a direct upload"),
+    Route(
+        "v3-upload", "POST", "api", "/v3/assets", "v3", "upload: multipart part 'file'",
+        "AssetCreate",
+    ),
+    Route("v3-asset-list", "GET", "api", "/v3/assets", "v3", "list assets", "AssetList"),
+    Route("v3-asset-get", "GET", "api", "/v3/assets/{asset_id}", "v3", "get one asset", "AssetGet"),
+    Route(
+        "v3-asset-delete", "DELETE", "api", "/v3/assets/{asset_id}", "v3", "delete an asset",
+        "AssetDelete",
+    ),
+    Route(
+        "direct-init", "POST", "api", "/v3/assets/direct-uploads", "v3", "start a direct upload",
+        "AssetDirectUploadsCreate",
+    ),
     Route("direct-put", "PUT", "storage", "{upload_url}", "none", "PUT bytes to the signed URL"),
     Route(
         "direct-complete", "POST", "api", "/v3/assets/{asset_id}/complete", "v3",
-        "finish a direct upload",
+        "finish a direct upload", "AssetCompleteCreate",
     ),
     Route("v2-video-generate", "POST", "api", "/v2/video/generate", "v2", "legacy video generate"),
-    Route("v3-video-create", "POST", "api", "/v3/videos", "v3", "create a video"),
-    Route("v3-video-get", "GET", "api", "/v3/videos/{video_id}", "v3", "video status"),
+    Route("v3-video-create", "POST", "api", "/v3/videos", "v3", "create a video", "VideoCreate"),
+    Route("v3-video-get", "GET", "api", "/v3/videos/{video_id}", "v3", "video status", "VideoGet"),
     Route("v1-video-status", "GET", "api", "/v1/video_status.get", "v1", "legacy video status"),
     Route("v2-avatars", "GET", "api", "/v2/avatars", "v2", "avatars and talking photos"),
     Route("v2-voices", "GET", "api", "/v2/voices", "v2", "voices"),
     Route("v2-quota", "GET", "api", "/v2/user/remaining_quota", "v2", "remaining quota"),
-    Route("v3-me", "GET", "api", "/v3/users/me", "v3", "current user and billing"),
+    Route("v3-video-list", "GET", "api", "/v3/videos", "v3", "list videos", "VideoList"),
+    Route("v3-avatar-list", "GET", "api", "/v3/avatars", "v3", "list avatars", "AvatarList"),
+    Route(
+        "v3-avatar-look-list", "GET", "api", "/v3/avatars/looks", "v3", "list avatar looks",
+        "AvatarLooksList",
+    ),
+    Route("v3-voice-list", "GET", "api", "/v3/voices", "v3", "list voices", "VoiceList"),
+    Route("v3-me", "GET", "api", "/v3/users/me", "v3", "current user and billing", "UserMeGet"),
 )
 
 ROUTES: dict[str, Route] = {r.id: r for r in _ROUTES}
 
 
 def route(route_id: str) -> Route:
-    """Look a route up by id, with an error that lists the valid ids."""
-    try:
-        return ROUTES[route_id]
-    except KeyError:
+    """Look a route up by id (the table's, or a v3 operation's), with an error that lists the
+    table's ids."""
+    found = ROUTES.get(route_id) or _operation_routes_by_id().get(route_id)
+    if found is None:
         raise ValueError(
-            f"unknown endpoint {route_id!r}; use one of: {', '.join(ROUTES)}"
-        ) from None
+            f"unknown endpoint {route_id!r}; use one of: {', '.join(ROUTES)}, or "
+            "v3-<operation> for any v3 operation (see operation_route())"
+        )
+    return found
+
+
+def operation_route(name: str) -> Route:
+    """The route of the v3 operation ``name`` (its spec name, such as ``VideoTranslateCreate``).
+
+    The table's row when it names that operation, so that ``diagnose()`` rules written for the
+    table's ids keep applying; else a route derived from the spec. ``KeyError`` when no such
+    operation exists.
+    """
+    return _operation_routes()[name]
+
+
+def _kebab(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", name).lower()
+
+
+@functools.cache
+def _operation_routes() -> dict[str, Route]:
+    from heygen_lab.spec import load_spec  # loads jsonschema: only when a v3 operation is asked
+
+    named = {r.operation: r for r in _ROUTES if r.operation}
+    return {
+        op.name: named.get(op.name) or Route(
+            f"v3-{_kebab(op.name)}", op.method, "api", op.endpoint, "v3",
+            f"{op.group} {op.command}".strip(), op.name,
+        )
+        for op in load_spec()
+    }
+
+
+@functools.cache
+def _operation_routes_by_id() -> dict[str, Route]:
+    return {r.id: r for r in _operation_routes().values()}
 
 
 def match(method: str, host: Host | None, path: str) -> Route | None:

@@ -256,14 +256,17 @@ def test_whoami_against_the_embedded_emulator(capsys: pytest.CaptureFixture[str]
     assert code == 0, err
     info = json.loads(out)
     assert info["target"].startswith("embedded emulator")
-    assert info["user"]["user_id"]
-    assert isinstance(info["remaining_quota"], int)
+    assert info["username"] and info["email"]
+    assert info["billing_type"] in {"wallet", "subscription", "usage_based"}
+    assert isinstance(info[info["billing_type"]], dict), "the v3 user's one billing block"
 
 
 def test_whoami_on_a_trial_plan(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "whoami", "--plan", "trial")
     assert code == 0
-    assert json.loads(out)["remaining_quota"] == 5
+    info = json.loads(out)
+    assert info["billing_type"] == "subscription"
+    assert info["subscription"]["plan"] in {"trial", "free"}, "the trial plan's billing block"
 
 
 # ---------------------------------------------------------------- as a process

@@ -523,23 +523,23 @@ def test_bytes_are_named_for_v3(wired: Wired, jpeg: Path) -> None:
 # ================================================================ the rest of the surface
 def test_videos_v2_and_v3_and_their_status(emulator: Emulator) -> None:
     with emulator.client(sleep=emulator.clock.advance) as client:
-        v2 = client.generate_video(VIDEO)
-        v3 = client.generate_video(VIDEO, via="v3")
+        v2 = client.legacy_generate_video(VIDEO)
+        v3 = client.legacy_generate_video(VIDEO, via="v3")
         assert v2 != v3 and {v2, v3} <= set(emulator.state.videos)
-        first = client.video_status(v2)
+        first = client.legacy_video_status(v2)
         assert (first.video_id, first.status, first.done) == (v2, "pending", False)
-        assert client.video_status(v3, via="v3").status == "pending"
+        assert client.get_video(v3).status == "pending"
         emulator.clock.advance(10)
-        assert client.video_status(v2).status == "processing"
-        done = client.wait_for_video(v3, via="v3", interval=7)
+        assert client.legacy_video_status(v2).status == "processing"
+        done = client.wait_for_video(v3, interval=7)
         assert done.status == "completed" and done.done
         assert fetch(done.video_url)[4:8] == b"ftyp"
-        legacy = client.wait_for_video(v2)
+        legacy = client.wait_for_video(v2, via="v1")
         assert legacy.status == "completed" and legacy.video_url
         with pytest.raises(ConfigurationError):
-            client.video_status(v2, via="v2")
+            client.wait_for_video(v2, via="v2")
         with pytest.raises(ConfigurationError):
-            client.generate_video(VIDEO, via="v1")
+            client.legacy_generate_video(VIDEO, via="v1")
 
 
 def test_wait_for_video_advances_the_injected_clock(emulator: Emulator) -> None:
@@ -550,8 +550,8 @@ def test_wait_for_video_advances_the_injected_clock(emulator: Emulator) -> None:
         emulator.clock.advance(seconds)
 
     with emulator.client(sleep=sleep) as client:
-        video = client.generate_video(VIDEO)
-        status = client.wait_for_video(video, interval=10)
+        video = client.legacy_generate_video(VIDEO)
+        status = client.wait_for_video(video, via="v1", interval=10)
     assert status.status == "completed"
     assert waits == [10, 10, 10], "pending at 0 s, processing at 10 and 20 s, done at 30 s"
 
@@ -560,32 +560,32 @@ def test_a_failed_render_ends_the_wait_with_its_error(emulator: Emulator) -> Non
     failing = {"video_inputs": [{**SCENE, "voice": {**SCENE["voice"],
                                                     "input_text": "this will [fail]"}}]}
     with emulator.client(sleep=emulator.clock.advance) as client:
-        video = client.generate_video(failing)
-        status = client.wait_for_video(video)
+        video = client.legacy_generate_video(failing)
+        status = client.wait_for_video(video, via="v1")
     assert status.status == "failed" and status.done
     assert status.error and status.error["code"] == 40119
 
 
 def test_wait_for_video_gives_up_after_its_timeout(emulator: Emulator) -> None:
     with emulator.client(sleep=emulator.clock.advance) as client:
-        video = client.generate_video(VIDEO)
+        video = client.legacy_generate_video(VIDEO)
         with pytest.raises(HeyGenError, match=r"still 'processing' after 5s"):
-            client.wait_for_video(video, timeout=5, interval=10)
+            client.wait_for_video(video, via="v1", timeout=5, interval=10)
 
 
 def test_catalogue_and_account(emulator: Emulator) -> None:
     with emulator.client() as client:
-        avatars = client.list_avatars()
+        avatars = client.legacy_list_avatars()
         assert {a["avatar_id"] for a in avatars["avatars"]} >= {"emu_avatar_anna"}
         assert avatars["talking_photos"]
-        voices = client.list_voices()
+        voices = client.legacy_list_voices()
         assert "emu_voice_en_f" in {v["voice_id"] for v in voices}
-        quota = client.remaining_quota()
+        quota = client.legacy_remaining_quota()
         assert quota == emulator.plan.credits
         me = client.me()
         assert me["user_id"] and "subscription" in me
-        client.generate_video(VIDEO)
-        assert client.remaining_quota() == quota - emulator.plan.video_cost
+        client.legacy_generate_video(VIDEO)
+        assert client.legacy_remaining_quota() == quota - emulator.plan.video_cost
 
 
 def test_assets_list_paginates_get_and_delete(emulator: Emulator, media_dir: Path) -> None:
@@ -593,10 +593,10 @@ def test_assets_list_paginates_get_and_delete(emulator: Emulator, media_dir: Pat
     with emulator.client() as client:
         ids = [client.upload_asset(media_dir / n, via="v3").id for n in names]
         page = client.list_assets(limit=2)
-        assert [a["asset_id"] for a in page["data"]] == ids[:2]
-        assert page["has_more"] is True and page["next_token"]
-        second = client.list_assets(limit=2, token=page["next_token"])
-        assert [a["asset_id"] for a in second["data"]] == ids[2:4]
+        assert [a["asset_id"] for a in page.items] == ids[:2]
+        assert page.has_more is True and page.next_token
+        second = client.list_assets(limit=2, token=page.next_token)
+        assert [a["asset_id"] for a in second.items] == ids[2:4]
         assert [a["asset_id"] for a in client.iter_assets(limit=2)] == ids
         got = client.get_asset(ids[1])
         assert (got["asset_id"], got["mime_type"], got["size_bytes"]) == (
@@ -605,7 +605,7 @@ def test_assets_list_paginates_get_and_delete(emulator: Emulator, media_dir: Pat
         with pytest.raises(NotFoundError):
             client.get_asset(ids[1])
         assert [a["asset_id"] for a in client.iter_assets(limit=2)] == ids[:1] + ids[2:]
-        legacy = client.list_assets_v1()
+        legacy = client.legacy_list_assets()
         assert [a["id"] for a in legacy["assets"]] == ids[:1] + ids[2:]
 
 
@@ -614,9 +614,9 @@ def test_talking_photo_upload_and_use(emulator: Emulator, png: Path, media_dir: 
         photo = client.upload_talking_photo(png)
         photo_id = photo["talking_photo_id"]
         assert fetch(photo["talking_photo_url"]) == png.read_bytes()
-        video = client.generate_video({"video_inputs": [
+        video = client.legacy_generate_video({"video_inputs": [
             {**SCENE, "character": {"type": "talking_photo", "talking_photo_id": photo_id}}]})
-        assert client.wait_for_video(video).status == "completed"
+        assert client.wait_for_video(video, via="v1").status == "completed"
         before = tracked(emulator)
         with pytest.raises(MediaError, match=r"tiny\.mp3: audio/mpeg is not accepted"):
             client.upload_talking_photo(media_dir / "tiny.mp3")
@@ -637,7 +637,7 @@ def test_unknown_avatar_is_not_found_with_its_diagnosis(emulator: Emulator) -> N
     with emulator.client() as client:
         for via in ("v2", "v3"):
             with pytest.raises(NotFoundError) as info:
-                client.generate_video(wrong, via=via)
+                client.legacy_generate_video(wrong, via=via)
             assert info.value.code == "avatar_not_found"
             assert info.value.diagnosis is not None
             assert info.value.diagnosis.id == "avatar-not-found"
@@ -650,9 +650,11 @@ SECRET = "sk-test-" + "5f1c0ffee0ddba11ab1e5eed0fc0ffee"
 
 @pytest.mark.parametrize("call, method, path, code", [
     (lambda c, f: c.upload_asset(f, via="v1"), "POST", "/v1/asset", "400112"),
-    (lambda c, f: c.list_assets_v1(), "GET", "/v1/asset/list", "400112"),
-    (lambda c, f: c.remaining_quota(), "GET", "/v2/user/remaining_quota", "'internal_error'"),
-    (lambda c, f: c.generate_video(VIDEO), "POST", "/v2/video/generate", "'internal_error'"),
+    (lambda c, f: c.legacy_list_assets(), "GET", "/v1/asset/list", "400112"),
+    (lambda c, f: c.legacy_remaining_quota(), "GET", "/v2/user/remaining_quota",
+     "'internal_error'"),
+    (lambda c, f: c.legacy_generate_video(VIDEO), "POST", "/v2/video/generate",
+     "'internal_error'"),
     (lambda c, f: c.me(), "GET", "/v3/users/me", "'authentication_failed'"),
     (lambda c, f: c.upload_asset(f, via="v3"), "POST", "/v3/assets",
      "'authentication_failed'"),
@@ -686,11 +688,11 @@ def test_trial_cap_is_a_rate_limit_that_retrying_will_not_fix() -> None:
         sleeps: list[float] = []
         with emu.client(retry_policy=NO_WAIT, sleep=sleeps.append) as client:
             for _ in range(emu.plan.daily_video_cap or 0):
-                client.generate_video(VIDEO)
-            assert client.remaining_quota() == 0
+                client.legacy_generate_video(VIDEO)
+            assert client.legacy_remaining_quota() == 0
             for via in ("v2", "v3"):
                 with pytest.raises(RateLimitError) as info:
-                    client.generate_video(VIDEO, via=via)
+                    client.legacy_generate_video(VIDEO, via=via)
                 err = info.value
                 assert err.status == 429 and err.code == "trial_video_limit_exceeded"
                 assert err.diagnosis is not None and err.diagnosis.id == "trial-cap"
@@ -699,17 +701,17 @@ def test_trial_cap_is_a_rate_limit_that_retrying_will_not_fix() -> None:
                 assert "rolling 24-hour window" in str(err)
                 assert sleeps == [], "the trial cap is final: no retry can outlast it"
             emu.clock.advance(86400)
-            assert client.generate_video(VIDEO), "the cap resets the next day"
+            assert client.legacy_generate_video(VIDEO), "the cap resets the next day"
 
 
 def test_payg_credit_runs_out(emulator: Emulator) -> None:
     with Emulator(plan="payg") as emu, emu.client() as client:
         for _ in range(emu.plan.credits):
-            client.generate_video(VIDEO)
+            client.legacy_generate_video(VIDEO)
         assert client.me()["wallet"]["balance"] == 0
         for via in ("v2", "v3"):
             with pytest.raises(InsufficientCreditError) as info:
-                client.generate_video(VIDEO, via=via)
+                client.legacy_generate_video(VIDEO, via=via)
             assert info.value.status == 402 and info.value.code == "insufficient_credit"
             assert info.value.diagnosis is not None
             assert info.value.diagnosis.id == "insufficient-credit"
@@ -739,7 +741,7 @@ def test_a_v1_error_on_http_200_is_still_an_error(jpeg: Path) -> None:
 
 def test_v3_errors_carry_their_code_and_message(emulator: Emulator) -> None:
     with emulator.client() as client, pytest.raises(NotFoundError) as info:
-        client.video_status("no-such-video", via="v3")
+        client.get_video("no-such-video")
     err = info.value
     assert err.code == "video_not_found"
     assert err.diagnosis is not None and err.diagnosis.id == "video-not-found"
@@ -755,7 +757,7 @@ def test_429_is_retried_for_a_post_honouring_retry_after(retry_after: int, cap: 
     policy = RetryPolicy(max_retries=2, base_delay=0, max_delay=cap)
     with Emulator(faults=faults) as emu, \
             emu.client(retry_policy=policy, sleep=sleeps.append) as client:
-        video = client.generate_video(VIDEO)
+        video = client.legacy_generate_video(VIDEO)
         assert list(emu.state.videos) == [video]
     assert sleeps == [expected]
 
@@ -786,13 +788,13 @@ def test_5xx_is_not_retried_for_a_post_without_idempotency_key() -> None:
     with Emulator(faults="error:status=500,route=/v2/video/generate,times=1") as emu, \
             emu.client(retry_policy=NO_WAIT, sleep=sleeps.append) as client:
         with pytest.raises(ServerError) as info:
-            client.generate_video(VIDEO)
+            client.legacy_generate_video(VIDEO)
         assert sleeps == []
         assert info.value.diagnosis is not None
         assert info.value.diagnosis.id == "server-error"
         assert "Idempotency-Key" in info.value.diagnosis.remedy
         assert emu.state.videos == {}
-        assert client.generate_video(VIDEO), "the fault is spent; a deliberate retry works"
+        assert client.legacy_generate_video(VIDEO), "the fault is spent; a deliberate retry works"
 
 
 def test_5xx_on_v3_upload_is_retried_with_the_same_key_and_a_fresh_stream(tmp_path: Path) -> None:
@@ -838,7 +840,7 @@ def test_a_dropped_connection_on_a_get_is_retried() -> None:
     sleeps: list[float] = []
     with Emulator(faults="drop:route=/v2/voices,times=1") as emu, \
             emu.client(retry_policy=NO_WAIT, sleep=sleeps.append) as client:
-        assert client.list_voices()
+        assert client.legacy_list_voices()
     assert sleeps == [0.0]
 
 
@@ -871,7 +873,7 @@ def test_a_timed_out_post_may_have_been_submitted() -> None:
     with Emulator(faults="latency:route=/v2/video/generate,seconds=1,times=1") as emu, \
             emu.client(timeout=0.2, retry_policy=NO_WAIT, sleep=sleeps.append) as client:
         with pytest.raises(RequestTimeout) as info:
-            client.generate_video(VIDEO)
+            client.legacy_generate_video(VIDEO)
         assert sleeps == []
         assert "may have been" in str(info.value)
         assert info.value.method == "POST"

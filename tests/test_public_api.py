@@ -8,10 +8,11 @@ import sys
 import heygen_lab
 
 EXPECTED = {
-    "__version__", "HeyGenClient", "Asset", "Exchange", "VideoStatus", "VIAS", "Settings",
+    "__version__", "HeyGenClient", "Asset", "Exchange", "VideoStatus", "Page", "VIAS", "Settings",
     "Media", "load_media", "Diagnosis", "Sent", "diagnose", "ErrorRecord", "RetryPolicy",
     "Emulator", "run_check", "HeyGenError", "ConfigurationError", "MediaError",
-    "TransportError", "ConnectError", "RequestTimeout", "APIError", "BadRequestError",
+    "InvalidRequestError", "TransportError", "ConnectError", "RequestTimeout", "APIError",
+    "BadRequestError",
     "AuthenticationError", "InsufficientCreditError", "PermissionDeniedError", "NotFoundError",
     "ConflictError", "PayloadTooLargeError", "RateLimitError", "ServerError",
 }

@@ -110,10 +110,10 @@ def client_for(emu: Emulator, **kwargs: Any) -> HeyGenClient:
 # ---------------------------------------------------------------- the client's errors
 AUTH_CALLS: dict[str, Callable[[HeyGenClient, Path], object]] = {
     "v1 upload": lambda c, f: c.upload_asset(f, via="v1"),
-    "v1 list": lambda c, f: c.list_assets_v1(),
-    "v1 status": lambda c, f: c.video_status("x"),
-    "v2 generate": lambda c, f: c.generate_video(VIDEO),
-    "v2 quota": lambda c, f: c.remaining_quota(),
+    "v1 list": lambda c, f: c.legacy_list_assets(),
+    "v1 status": lambda c, f: c.legacy_video_status("x"),
+    "v2 generate": lambda c, f: c.legacy_generate_video(VIDEO),
+    "v2 quota": lambda c, f: c.legacy_remaining_quota(),
     "v3 upload": lambda c, f: c.upload_asset(f, via="v3"),
     "v3 direct": lambda c, f: c.upload_asset(f, via="direct"),
     "v3 me": lambda c, f: c.me(),
@@ -144,7 +144,7 @@ def test_an_accepted_key_works_and_leaves_no_trace(emulator_accepting: Emulator,
         for via in ("v1", "v3", "direct"):
             asset = client.upload_asset(jpeg, via=via)
             assert_clean(asset, asset.raw)
-        assert_clean(client.me(), client.list_assets(), client.list_avatars())
+        assert_clean(client.me(), client.list_assets(), client.legacy_list_avatars())
     # The log net is cast wide: urllib3's connection and request lines are captured (and
     # checked for the key when the test ends).
     assert any(r.name.startswith("urllib3") and r.levelno == logging.DEBUG
@@ -154,7 +154,7 @@ def test_an_accepted_key_works_and_leaves_no_trace(emulator_accepting: Emulator,
 def test_server_errors_and_rate_limits(jpeg: Path) -> None:
     faults = "error:status=500,route=/v2/video/generate;rate_limit:route=/v3/assets,retry_after=1"
     with Emulator(keys=[KEY], faults=faults) as emu, client_for(emu) as client:
-        for call in (lambda: client.generate_video(VIDEO),
+        for call in (lambda: client.legacy_generate_video(VIDEO),
                      lambda: client.upload_asset(jpeg, via="v3")):
             with pytest.raises(APIError) as info:
                 call()
@@ -165,7 +165,7 @@ def test_timeouts(jpeg: Path) -> None:
     faults = "latency:route=/v2/video/generate,seconds=0.8,times=1;latency:route=/v1/asset," \
              "seconds=0.8,times=1"
     with Emulator(keys=[KEY], faults=faults) as emu, client_for(emu, timeout=0.15) as client:
-        for call in (lambda: client.generate_video(VIDEO),
+        for call in (lambda: client.legacy_generate_video(VIDEO),
                      lambda: client.upload_asset(jpeg, via="v1")):
             with pytest.raises(RequestTimeout) as info:
                 call()
@@ -252,7 +252,7 @@ def test_other_configuration_errors(jpeg: Path) -> None:
         lambda: HeyGenClient(KEY, timeout=0),
         lambda: HeyGenClient(KEY, max_retries=-1),
         lambda: HeyGenClient(KEY).upload_asset(jpeg, via="v9"),
-        lambda: HeyGenClient(KEY).video_status("x", via="v9"),
+        lambda: HeyGenClient(KEY).wait_for_video("x", via="v9"),
     ]
     for case in cases:
         with pytest.raises(ConfigurationError) as info:
