@@ -740,17 +740,14 @@ class HeyGenClient:
             self._sleep(interval)
             waited += interval
 
-    def legacy_generate_video(self, request: Mapping[str, Any], *, via: str = "v2") -> str:
+    def legacy_generate_video(self, request: Mapping[str, Any]) -> str:
         """Start a video from a legacy v2 body (``video_inputs``): ``POST /v2/video/generate``.
 
-        Formerly ``generate_video()``. ``via="v3"`` posts the same body, unchecked, to
-        ``/v3/videos``, as the old method did; HeyGen's v3 wants :meth:`create_video`'s body.
+        Formerly ``generate_video()``; its ``via="v3"`` is now :meth:`create_video`, whose body
+        HeyGen's v3 wants (the v2 scenes are refused there with ``param: type``).
         """
-        route_id = {"v2": "v2-video-generate", "v3": "v3-video-create"}.get(via)
-        if route_id is None:
-            raise ConfigurationError(f"via must be 'v2' or 'v3'; got {via!r}")
-        data = self.call(route_id, payload=uploads.json_body(dict(request))).data or {}
-        return str(data["video_id"])
+        data = self.call("v2-video-generate", payload=uploads.json_body(dict(request))).data
+        return str(_dict(data)["video_id"])
 
     def legacy_video_status(self, video_id: str) -> VideoStatus:
         """A video's status from the legacy ``GET /v1/video_status.get``.

@@ -421,7 +421,9 @@ def test_download_failed_names_reachability_and_extension(wired: Wired) -> None:
         "code": "download_failed", "message": "Failed to download the file from the URL",
         "param": "image_url", "doc_url": None}})
     with pytest.raises(BadRequestError) as info:
-        wired.client.generate_video({"image_url": "https://example.com/a.png"}, via="v3")
+        wired.client.create_video(type="image", image={"type": "url",
+                                                        "url": "https://example.com/a.png"},
+                                  script="Hi", voice_id="v1")
     d = info.value.diagnosis
     assert d is not None and d.id == "download-failed"
     assert "publicly reachable" in d.remedy and "extension matches the real format" in d.remedy
@@ -448,7 +450,7 @@ def test_the_trial_cap_is_not_retried_and_says_when_it_resets(wired: Wired) -> N
         "code": "trial_video_limit_exceeded",
         "message": "Exceeded your daily api trial limit 5."}}, **{"Retry-After": "1"})
     with pytest.raises(RateLimitError) as info:
-        wired.client.generate_video({"video_inputs": []})
+        wired.client.legacy_generate_video({"video_inputs": []})
     assert wired.api.count("POST", "/v2/video/generate") == 1 and wired.sleeps == []
     d = info.value.diagnosis
     assert d is not None and d.id == "trial-cap" and not d.retryable

@@ -58,6 +58,14 @@ NO_WAIT = RetryPolicy(max_retries=2, base_delay=0, max_delay=0)
 SCENE = {"character": {"type": "avatar", "avatar_id": "emu_avatar_anna"},
          "voice": {"type": "text", "voice_id": "emu_voice_en_f", "input_text": "Hello there"}}
 VIDEO = {"video_inputs": [SCENE], "dimension": {"width": 640, "height": 360}}
+V3_VIDEO = {"avatar_id": "emu_avatar_anna", "script": "Hello there", "voice_id": "emu_voice_en_f"}
+
+
+def make_video(client: HeyGenClient, via: str, body: dict[str, Any] | None = None) -> str:
+    """One video by the legacy v2 route or v3's create_video."""
+    if via == "v2":
+        return client.legacy_generate_video(body or VIDEO)
+    return client.create_video(**(body or V3_VIDEO)).id
 # Headers any HTTP/1.1 request carries to frame itself; everything else must be asked for.
 FRAMING = {"host", "content-length"}
 
@@ -524,7 +532,7 @@ def test_bytes_are_named_for_v3(wired: Wired, jpeg: Path) -> None:
 def test_videos_v2_and_v3_and_their_status(emulator: Emulator) -> None:
     with emulator.client(sleep=emulator.clock.advance) as client:
         v2 = client.legacy_generate_video(VIDEO)
-        v3 = client.legacy_generate_video(VIDEO, via="v3")
+        v3 = make_video(client, "v3")
         assert v2 != v3 and {v2, v3} <= set(emulator.state.videos)
         first = client.legacy_video_status(v2)
         assert (first.video_id, first.status, first.done) == (v2, "pending", False)
@@ -538,8 +546,6 @@ def test_videos_v2_and_v3_and_their_status(emulator: Emulator) -> None:
         assert legacy.status == "completed" and legacy.video_url
         with pytest.raises(ConfigurationError):
             client.wait_for_video(v2, via="v2")
-        with pytest.raises(ConfigurationError):
-            client.legacy_generate_video(VIDEO, via="v1")
 
 
 def test_wait_for_video_advances_the_injected_clock(emulator: Emulator) -> None:
@@ -583,7 +589,8 @@ def test_catalogue_and_account(emulator: Emulator) -> None:
         quota = client.legacy_remaining_quota()
         assert quota == emulator.plan.credits
         me = client.me()
-        assert me["user_id"] and "subscription" in me
+        assert me["username"] == "emulator" and me["billing_type"] == "subscription"
+        assert "subscription" in me
         client.legacy_generate_video(VIDEO)
         assert client.legacy_remaining_quota() == quota - emulator.plan.video_cost
 
@@ -593,18 +600,18 @@ def test_assets_list_paginates_get_and_delete(emulator: Emulator, media_dir: Pat
     with emulator.client() as client:
         ids = [client.upload_asset(media_dir / n, via="v3").id for n in names]
         page = client.list_assets(limit=2)
-        assert [a["asset_id"] for a in page.items] == ids[:2]
+        assert [a["id"] for a in page.items] == ids[:2]
         assert page.has_more is True and page.next_token
         second = client.list_assets(limit=2, token=page.next_token)
-        assert [a["asset_id"] for a in second.items] == ids[2:4]
-        assert [a["asset_id"] for a in client.iter_assets(limit=2)] == ids
+        assert [a["id"] for a in second.items] == ids[2:4]
+        assert [a["id"] for a in client.iter_assets(limit=2)] == ids
         got = client.get_asset(ids[1])
-        assert (got["asset_id"], got["mime_type"], got["size_bytes"]) == (
-            ids[1], "image/png", (media_dir / "tiny.png").stat().st_size)
-        client.delete_asset(ids[1])
+        assert (got["id"], got["name"], got["type"], got["owner"]) == (
+            ids[1], "tiny.png", "image", "emulator")
+        assert client.delete_asset(ids[1]) == {"id": ids[1]}
         with pytest.raises(NotFoundError):
             client.get_asset(ids[1])
-        assert [a["asset_id"] for a in client.iter_assets(limit=2)] == ids[:1] + ids[2:]
+        assert [a["id"] for a in client.iter_assets(limit=2)] == ids[:1] + ids[2:]
         legacy = client.legacy_list_assets()
         assert [a["id"] for a in legacy["assets"]] == ids[:1] + ids[2:]
 
@@ -633,11 +640,13 @@ def test_talking_photo_on_a_trial_plan_is_a_tier_problem(png: Path) -> None:
 
 
 def test_unknown_avatar_is_not_found_with_its_diagnosis(emulator: Emulator) -> None:
-    wrong = {"video_inputs": [{**SCENE, "character": {"type": "avatar", "avatar_id": "nobody"}}]}
+    wrong = {"v2": {"video_inputs": [{**SCENE, "character": {"type": "avatar",
+                                                             "avatar_id": "nobody"}}]},
+             "v3": {**V3_VIDEO, "avatar_id": "nobody"}}
     with emulator.client() as client:
         for via in ("v2", "v3"):
             with pytest.raises(NotFoundError) as info:
-                client.legacy_generate_video(wrong, via=via)
+                make_video(client, via, wrong[via])
             assert info.value.code == "avatar_not_found"
             assert info.value.diagnosis is not None
             assert info.value.diagnosis.id == "avatar-not-found"
@@ -692,7 +701,7 @@ def test_trial_cap_is_a_rate_limit_that_retrying_will_not_fix() -> None:
             assert client.legacy_remaining_quota() == 0
             for via in ("v2", "v3"):
                 with pytest.raises(RateLimitError) as info:
-                    client.legacy_generate_video(VIDEO, via=via)
+                    make_video(client, via)
                 err = info.value
                 assert err.status == 429 and err.code == "trial_video_limit_exceeded"
                 assert err.diagnosis is not None and err.diagnosis.id == "trial-cap"
@@ -708,10 +717,10 @@ def test_payg_credit_runs_out(emulator: Emulator) -> None:
     with Emulator(plan="payg") as emu, emu.client() as client:
         for _ in range(emu.plan.credits):
             client.legacy_generate_video(VIDEO)
-        assert client.me()["wallet"]["balance"] == 0
+        assert client.me()["wallet"]["remaining_balance"] == 0
         for via in ("v2", "v3"):
             with pytest.raises(InsufficientCreditError) as info:
-                client.legacy_generate_video(VIDEO, via=via)
+                make_video(client, via)
             assert info.value.status == 402 and info.value.code == "insufficient_credit"
             assert info.value.diagnosis is not None
             assert info.value.diagnosis.id == "insufficient-credit"
@@ -779,7 +788,7 @@ def test_5xx_is_retried_for_a_get() -> None:
     sleeps: list[float] = []
     with Emulator(faults="error:status=503,route=/v3/users/me,times=2") as emu, \
             emu.client(retry_policy=NO_WAIT, sleep=sleeps.append) as client:
-        assert client.me()["user_id"]
+        assert client.me()["username"] == "emulator"
     assert sleeps == [0.0, 0.0]
 
 
@@ -926,7 +935,7 @@ def test_env_settings_reach_the_emulator(emulator: Emulator, jpeg: Path) -> None
            "HEYGEN_UPLOAD_BASE": emulator.upload_base}
     with HeyGenClient(env=env) as client:
         assert client.upload_asset(jpeg, via="v1").id
-        assert client.me()["user_id"]
+        assert client.me()["username"] == "emulator"
     with HeyGenClient(env={**env, "HEYGEN_API_KEY": ""}) as keyless, \
             pytest.raises(ConfigurationError, match="no API key"):
         keyless.me()

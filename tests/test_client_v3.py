@@ -6,8 +6,7 @@ Two servers, both real HTTP on 127.0.0.1:
 - ``Stub``, a tiny HeyGen stand-in in this file: it answers spec-shaped canned bodies and keeps
   every request exactly as it arrived (raw path included). It proves what the client sends and
   what it refuses to send, independently of the emulator.
-- ``Emulator`` (``TestAgainstEmulator``): the same families end to end, as the rebuilt emulator
-  will serve them in the spec's shapes. Those tests are xfail until the rebuild lands.
+- ``Emulator`` (``TestAgainstEmulator``): the same families end to end, in the spec's shapes.
 """
 
 from __future__ import annotations
@@ -506,17 +505,10 @@ def test_no_v1_or_v2_request_from_the_v3_methods(stub: Stub, client: HeyGenClien
     assert all(g.path.startswith("/v3/") for g in stub.got)
 
 
-# ---------------------------------------------------------------- the emulator, once rebuilt
-PENDING = pytest.mark.xfail(reason="emulator v3 rebuild pending", strict=False)
-
-
-@PENDING
+# ---------------------------------------------------------------- the emulator
 class TestAgainstEmulator:
-    """The v3 families end to end against the emulator, in the spec's shapes.
-
-    Enable after the emulator rebuild: ``GET /v3/users/me`` answers ``username: "emulator"``
-    and ``GET /v3/assets`` requires it.
-    """
+    """The v3 families end to end against the emulator, in the spec's shapes
+    (``GET /v3/users/me`` answers ``username: "emulator"``; ``GET /v3/assets`` requires it)."""
 
     def test_me_is_the_v3_user(self) -> None:
         with Emulator() as emu, emu.client() as client:

@@ -14,14 +14,13 @@ from typing import Any
 
 import pytest
 import requests
+from _spec_strategies import body_for, minimal, query_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from requests_toolbelt import MultipartEncoder
 
 from heygen_lab.emulator import DEMO_KEY, Emulator
 from heygen_lab.spec import Operation, load_spec
-
-from _spec_strategies import body_for, minimal, query_for
 
 SPEC = load_spec()
 OPERATIONS = sorted(SPEC, key=lambda op: op.name)

@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+if TYPE_CHECKING:  # jsonschema loads only when a request or answer is first checked
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 __all__ = [
     "Flag",
@@ -123,6 +124,8 @@ class Operation:
     # ------------------------------------------------------------------ validation
     @cached_property
     def _request_validator(self) -> Draft202012Validator | None:
+        from jsonschema import Draft202012Validator
+
         if self.request_schema is None or self.body_encoding != "json":
             return None
         schema = to_json_schema(self.request_schema)
@@ -132,6 +135,8 @@ class Operation:
 
     @cached_property
     def _response_validator(self) -> Draft202012Validator:
+        from jsonschema import Draft202012Validator
+
         # The schemas say ``required: []`` at the top, yet every success body is {"data": ...}:
         # without this, ``{}`` or an error envelope would pass as any operation's answer.
         schema = {**(self.response_schema or {"type": "object"}), "required": ["data"]}
@@ -175,6 +180,8 @@ class Operation:
             if not isinstance(body, dict):
                 found.append(Violation("body", "must be a JSON object"))
             elif validator is not None:
+                from jsonschema.exceptions import best_match
+
                 error = best_match(validator.iter_errors(body), key=_relevance)
                 if error is not None:
                     found.append(_violation(error))
