@@ -10,6 +10,7 @@ from . import (
     legacy,
     users,
     videos,
+    voices,
 )
 
-__all__ = ["assets", "avatars", "legacy", "users", "videos"]
+__all__ = ["assets", "avatars", "legacy", "users", "videos", "voices"]
