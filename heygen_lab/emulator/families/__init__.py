@@ -11,6 +11,7 @@ from . import (
     users,
     videos,
     voices,
+    webhooks,
 )
 
-__all__ = ["assets", "avatars", "legacy", "users", "videos", "voices"]
+__all__ = ["assets", "avatars", "legacy", "users", "videos", "voices", "webhooks"]
