@@ -124,6 +124,9 @@ def test_speech_has_word_timestamps_and_served_audio(emu: Emulator) -> None:
     ssml = call(emu, "POST", "/v3/voices/speech", json={
         **SPEECH, "input_type": "ssml", "text": "<speak>Hi <break/>you</speak>"})["data"]
     assert [w["word"] for w in ssml["word_timestamps"]] == ["Hi", "you"]
+    slow = call(emu, "POST", "/v3/voices/speech", json={**SPEECH, "speed": 0.1})["data"]
+    assert slow["duration"] == 12.0
+    assert len(requests.get(slow["audio_url"], timeout=30).content) == 44 + 12 * 8000
     missing = requests.get(data["audio_url"].replace(".wav", "x.wav"), timeout=30)
     assert missing.status_code == 404
 
@@ -161,6 +164,7 @@ def test_voices_paginate(emu: Emulator) -> None:
     ("/v3/voices/speech", {**SPEECH, "text": "  "}, "text"),
     ("/v3/voices/speech", {**SPEECH, "text": "word " * 1001}, "text"),
     ("/v3/voices/speech", {**SPEECH, "speed": 0}, "speed"),
+    ("/v3/voices/speech", {**SPEECH, "speed": 5e-324}, "speed"),
     ("/v3/voices/speech", {**SPEECH, "speed": 2.5}, "speed"),
     ("/v3/voices/speech", {**SPEECH, "input_type": "markdown"}, "input_type"),
 ])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -30,12 +31,15 @@ DESIGN_CANDIDATES: Final = 3
 WORD_SECONDS: Final = 0.4
 #: [sim] Longest ``text`` for speech (the same as a video script).
 MAX_TEXT: Final = 5000
+#: [sim] The slowest speech speed: the spec allows 0..2, but a speed of 0 never ends.
+MIN_SPEED: Final = 0.1
 #: [sim] ``input_type`` values speech accepts; SSML tags are not spoken.
 INPUT_TYPES: Final = ("text", "ssml")
 #: The spec's ``completed`` is ``complete`` for voices.
 _VOICE_STATUS: Final = {"completed": "complete", "processing": "processing", "failed": "failed"}
 #: 8 kHz, 8-bit mono PCM: the WAV the emulator serves for speech [sim].
 _RATE: Final = 8000
+_CHUNK: Final = 64 * 1024
 
 
 @dataclass
@@ -205,19 +209,25 @@ def speech(call: Call) -> Any:
         raise invalid("v3", "text", "text must not be blank")
     if len(text) > MAX_TEXT:
         raise invalid("v3", "text", f"text must be at most {MAX_TEXT} characters")
-    if speed <= 0:
-        raise invalid("v3", "speed", "speed must be greater than 0")
+    if speed < MIN_SPEED:
+        raise invalid("v3", "speed", f"speed must be at least {MIN_SPEED}")
     made = _backend(call).speak(call.field("voice_id"), text, speed)
     return {"audio_url": f"{call.service.api_base}/_files/speech/{made.id}.wav",
             "duration": made.duration, "request_id": made.id, "word_timestamps": made.words}
 
 
-def wav(seconds: float) -> bytes:
-    """``seconds`` of silence as a WAV file (8 kHz, 8-bit mono PCM)."""
+def wav(seconds: float) -> tuple[int, Iterator[bytes]]:
+    """``seconds`` of silence as a WAV file (8 kHz, 8-bit mono PCM): (size, chunks)."""
     frames = round(seconds * _RATE)
     fmt = struct.pack("<HHIIHH", 1, 1, _RATE, _RATE, 1, 8)
-    return (b"RIFF" + struct.pack("<I", 36 + frames) + b"WAVEfmt " + struct.pack("<I", 16) + fmt
-            + b"data" + struct.pack("<I", frames) + b"\x80" * frames)
+    header = (b"RIFF" + struct.pack("<I", 36 + frames) + b"WAVEfmt " + struct.pack("<I", 16)
+              + fmt + b"data" + struct.pack("<I", frames))
+
+    def chunks() -> Iterator[bytes]:
+        yield header
+        for start in range(0, frames, _CHUNK):
+            yield b"\x80" * min(_CHUNK, frames - start)
+    return len(header) + frames, chunks()
 
 
 @legacy("api", "/_files/speech/<name>", ["GET"], public=True)
@@ -226,5 +236,6 @@ def speech_file(call: Call) -> Response:
     speech_id, dot, ext = call.params["name"].rpartition(".")
     if not dot or ext != "wav":
         raise ApiError("storage.not_found")
-    made = _backend(call).speech.get(speech_id)
-    return Response(wav(made.duration), 200, mimetype="audio/wav")
+    size, chunks = wav(_backend(call).speech.get(speech_id).duration)
+    return Response(chunks, 200, mimetype="audio/wav", headers={"Content-Length": str(size)},
+                    direct_passthrough=True)
