@@ -103,6 +103,13 @@ PAYLOADS: Final[Mapping[str, Payload]] = {
     "v3.forbidden": P(403, "v3", "forbidden", "{feature} is not available on plan {plan!r}", _S,
                       "code documented; tier gating on v3 simulated"),
     "v3.not_found": P(404, "v3", "not_found", "{detail}", _D),
+    "v3.public_catalogue": P(403, "v3", "forbidden",
+                             "{what} {id!r} belongs to the public catalogue and cannot be "
+                             "changed or deleted", _S, "code documented; the refusal simulated"),
+    "v3.conflict": P(409, "v3", "conflict", "{detail}", _S,
+                     "code documented for state conflicts (DEV-CL); messages simulated"),
+    "v3.voice_not_usable": P(400, "v3", "voice_not_usable", "voice {voice_id!r} is {voice_status}",
+                             _S, "code documented (CLI codes.go); status and message simulated"),
     "v3.avatar_not_found": P(404, "v3", "avatar_not_found", "{what} {avatar_id!r} not found", _D),
     "v3.voice_not_found": P(404, "v3", "voice_not_found", "voice {voice_id!r} not found", _D),
     "v3.video_not_found": P(404, "v3", "video_not_found", "video {video_id!r} not found", _D),

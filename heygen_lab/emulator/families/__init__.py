@@ -4,6 +4,14 @@ Each module parses what its routes receive, asks :class:`~heygen_lab.emulator.st
 (or its family's backend there) to act, and renders the answer.
 """
 
-from . import assets, legacy, users, videos
+from . import (
+    assets,
+    avatars,
+    legacy,
+    users,
+    videos,
+    voices,
+    webhooks,
+)
 
-__all__ = ["assets", "legacy", "users", "videos"]
+__all__ = ["assets", "avatars", "legacy", "users", "videos", "voices", "webhooks"]
