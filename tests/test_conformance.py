@@ -28,7 +28,9 @@ ERROR_STATUSES = {400, 401, 402, 403, 404, 409, 413, 429}
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
        b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00"
        b"\x00\x00\x00IEND\xaeB`\x82")
-_ID = st.text(st.characters(codec="ascii", categories=("L", "N", "P")), min_size=1, max_size=10)
+# "." and ".." are dot-segments: HTTP clients collapse them, so they never reach a {param}.
+_ID = st.text(st.characters(codec="ascii", categories=("L", "N", "P")), min_size=1,
+              max_size=10).filter(lambda s: s not in {".", ".."})
 
 
 @pytest.fixture(scope="module")

@@ -197,9 +197,8 @@ def test_lists_paginate_and_filter(emu: Emulator) -> None:
 
 # ---------------------------------------------------------------- refusals
 @pytest.mark.parametrize(("method", "path", "body", "param"), [
-    # the spec's photo and digital_twin variants are identical, so its check names the body
-    ("POST", "/v3/avatars", {"type": "photo", "file": PHOTO["file"]}, "body"),
-    ("POST", "/v3/avatars", {"type": "prompt", "name": "x"}, "body"),
+    ("POST", "/v3/avatars", {"type": "photo", "file": PHOTO["file"]}, "name"),
+    ("POST", "/v3/avatars", {"type": "prompt", "name": "x"}, "prompt"),
     ("POST", "/v3/avatars", {"name": "x", "prompt": "y"}, "type"),
     ("POST", "/v3/avatars", {**PHOTO, "name": " "}, "name"),
     ("POST", "/v3/avatars", {**PHOTO, "file": {"type": "url", "url": "ftp://x/a.png"}},

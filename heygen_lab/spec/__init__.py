@@ -366,8 +366,8 @@ def _pair_variants(node: Mapping[str, Any]) -> dict[str, Mapping[str, Any]] | No
             used.add(id(variants[i]))
     left_keys = [k for k in mapping if k not in pairs]
     left = [v for v in variants if id(v) not in used]
-    if len(left_keys) == 1 and len(left) == 1:  # the last one by elimination
-        pairs[left_keys[0]] = left[0]
+    if len(left_keys) == len(left) and (len(left) == 1 or all(v == left[0] for v in left)):
+        pairs.update(zip(left_keys, left, strict=True))  # by elimination, or alike anyway
     return pairs if len(pairs) == len(mapping) else None
 
 
