@@ -117,6 +117,12 @@ PAYLOADS: Final[Mapping[str, Payload]] = {
     "v3.not_implemented": P(501, "v3", "not_implemented",
                             "the emulator does not serve {operation} yet", _S,
                             "the emulator's own answer; HeyGen serves every spec operation"),
+    "v3.conflict": P(409, "v3", "conflict", "{detail}", _S,
+                     "409 for state conflicts is documented (DEV-CL); code as reported for "
+                     "complete [once]; when each endpoint answers it is simulated"),
+    "v3.job_failed": P(200, "embedded", "job_failed",
+                       "{what} failed: the request asked the emulator to fail it ([fail])", _S,
+                       "a job's failure_message / error; the emulator's own trigger"),
     "v3.video_render_failed": P(200, "embedded", "video_render_failed",
                                 "Video render failed: the video is too long for your plan", _S),
     # ---- object storage behind direct-upload URLs: XML, never a HeyGen envelope ----

@@ -4,6 +4,18 @@ Each module parses what its routes receive, asks :class:`~heygen_lab.emulator.st
 (or its family's backend there) to act, and renders the answer.
 """
 
-from . import assets, legacy, users, videos
+from . import (
+           agents,
+           asset_extras,
+           assets,
+           batches,
+           catalogue,
+           jobs,
+           legacy,
+           translations,
+           users,
+           videos,
+)
 
-__all__ = ["assets", "legacy", "users", "videos"]
+__all__ = ["agents", "asset_extras", "assets", "batches", "catalogue", "jobs", "legacy",
+           "translations", "users", "videos"]
