@@ -138,6 +138,8 @@ def shape(schema: Mapping[str, Any], real: Any = MISSING, seed: str = "emu",
     """A value valid for ``schema``: ``real`` (or its fitting parts) where given, else
     synthesized deterministically from ``seed`` and the property ``name``."""
     if isinstance(real, Mapping) and (obj := _branch(schema, "object")) is not None:
+        if not obj.get("properties") and "allOf" not in obj and _valid(obj, real):
+            return dict(real)  # a free-form object: the real one as it is
         return _object(obj, real, seed)
     if isinstance(real, list) and (arr := _branch(schema, "array")) is not None:
         items = [shape(arr.get("items", {}), r, f"{seed}[{i}]", name) for i, r in enumerate(real)]

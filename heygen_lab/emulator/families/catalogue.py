@@ -184,5 +184,5 @@ def sounds(call: Call) -> Page:
     ranked = sorted(((score, s) for score, s in scored if score > 0 and score >= floor),
                     key=lambda pair: -pair[0])
     return _page(call, [{**s, "score": score,
-                         "audio_url": f"{call.service.api_base}/_jobs/{s['id']}.mp3"}
+                         "audio_url": f"{call.service.api_base}/_files/jobs/{s['id']}.mp3"}
                         for score, s in ranked])

@@ -217,7 +217,7 @@ def status_of(state: EmulatorState, kind: Kind, rec: Record) -> str:
 
 def job_url(call: Call, name: str) -> str:
     """Where the emulator serves a finished job's file."""
-    return f"{call.service.api_base}/_jobs/{name}"
+    return f"{call.service.api_base}/_files/jobs/{name}"
 
 
 def facts(call: Call, kind: Kind, rec: Record) -> dict[str, Any]:
@@ -290,9 +290,9 @@ def serve(kind: Kind, *, create: str | None = None, get: str | None = None,
             return view(call, kind, rec, deleted=True)
 
 
-@legacy("api", "/_jobs/<name>", ["GET"], public=True)
+@legacy("api", "/_files/jobs/<name>", ["GET"], public=True)
 def job_file(call: Call) -> Response:
-    """GET /_jobs/{name} -- a finished job's output, or a library sound (emulator only)."""
+    """GET /_files/jobs/{name} -- a finished job's output, or a library sound (emulator only)."""
     name = call.params["name"]
     stem, _, ext = name.rpartition(".")
     record_id = stem.rpartition("-")[0]
