@@ -24,7 +24,7 @@ from heygen_lab.errors import MediaError
 HEAD_BYTES = 64
 _CHUNK = 1 << 20
 
-# MIME types HeyGen accepts, per upload route (shared/heygen-api.md), in the documentation's
+# MIME types HeyGen accepts, per upload route (docs/heygen-api.md), in the documentation's
 # order; the client's pre-flight and the emulator both read them from here. audio/wav on v1 is
 # [once].
 V1_TYPES = ("image/png", "image/jpeg", "audio/mpeg", "video/mp4", "video/webm", "audio/wav")

@@ -106,8 +106,6 @@ PAYLOADS: Final[Mapping[str, Payload]] = {
     "v3.public_catalogue": P(403, "v3", "forbidden",
                              "{what} {id!r} belongs to the public catalogue and cannot be "
                              "changed or deleted", _S, "code documented; the refusal simulated"),
-    "v3.conflict": P(409, "v3", "conflict", "{detail}", _S,
-                     "code documented for state conflicts (DEV-CL); messages simulated"),
     "v3.voice_not_usable": P(400, "v3", "voice_not_usable", "voice {voice_id!r} is {voice_status}",
                              _S, "code documented (CLI codes.go); status and message simulated"),
     "v3.avatar_not_found": P(404, "v3", "avatar_not_found", "{what} {avatar_id!r} not found", _D),
@@ -124,6 +122,13 @@ PAYLOADS: Final[Mapping[str, Payload]] = {
     "v3.not_implemented": P(501, "v3", "not_implemented",
                             "the emulator does not serve {operation} yet", _S,
                             "the emulator's own answer; HeyGen serves every spec operation"),
+    "v3.conflict": P(409, "v3", "conflict", "{detail}", _S,
+                     "409 for state conflicts is documented (developers.heygen.com/changelog); "
+                     "code as reported for "
+                     "complete [once]; when each endpoint answers it is simulated"),
+    "v3.job_failed": P(200, "embedded", "job_failed",
+                       "{what} failed: the request asked the emulator to fail it ([fail])", _S,
+                       "a job's failure_message / error; the emulator's own trigger"),
     "v3.video_render_failed": P(200, "embedded", "video_render_failed",
                                 "Video render failed: the video is too long for your plan", _S),
     # ---- object storage behind direct-upload URLs: XML, never a HeyGen envelope ----

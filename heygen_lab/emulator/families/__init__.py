@@ -5,13 +5,20 @@ Each module parses what its routes receive, asks :class:`~heygen_lab.emulator.st
 """
 
 from . import (
+    agents,
+    asset_extras,
     assets,
     avatars,
+    batches,
+    catalogue,
+    jobs,
     legacy,
+    translations,
     users,
     videos,
     voices,
     webhooks,
 )
 
-__all__ = ["assets", "avatars", "legacy", "users", "videos", "voices", "webhooks"]
+__all__ = ["agents", "asset_extras", "assets", "avatars", "batches", "catalogue", "jobs",
+           "legacy", "translations", "users", "videos", "voices", "webhooks"]
