@@ -1,4 +1,4 @@
-"""diagnose(): every rule from realistic payloads (shared/heygen-api.md), order, and robustness."""
+"""diagnose(): every rule from realistic payloads (docs/heygen-api.md), order, and robustness."""
 
 from __future__ import annotations
 
