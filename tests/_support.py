@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
-from typing import IO
+from typing import IO, Any
+
+import requests
 
 
 def read_lines(stream: IO[str], count: int, timeout: float = 60.0) -> list[str]:
@@ -15,3 +17,19 @@ def read_lines(stream: IO[str], count: int, timeout: float = 60.0) -> list[str]:
     reader.join(timeout)
     assert not reader.is_alive(), f"no {count} lines within {timeout:g}s; got {lines!r}"
     return lines
+
+
+def v3_call(emu: Any, method: str, path: str, status: int = 200, **kwargs: Any) -> Any:
+    """The JSON answer of the emulator's API host to one request, after checking its status."""
+    from heygen_lab.emulator import DEMO_KEY
+
+    kwargs.setdefault("headers", {"X-Api-Key": DEMO_KEY})
+    r = requests.request(method, emu.api_base + path, timeout=30, **kwargs)
+    assert r.status_code == status, r.text
+    return r.json()
+
+
+def v3_error(emu: Any, method: str, path: str, status: int, **kwargs: Any) -> tuple[str, Any]:
+    """(code, param) of a v3 error answer."""
+    err = v3_call(emu, method, path, status, **kwargs)["error"]
+    return err["code"], err["param"]

@@ -39,6 +39,22 @@ def emulator() -> Iterator[object]:
         yield emu
 
 
+@pytest.fixture
+def clock() -> object:
+    from heygen_lab.emulator import ManualClock
+
+    return ManualClock()
+
+
+@pytest.fixture
+def emu(clock: object) -> Iterator[object]:
+    """An emulator on a manual clock (``clock.advance(seconds)``)."""
+    from heygen_lab.emulator import Emulator
+
+    with Emulator(clock=clock) as e:  # type: ignore[arg-type]
+        yield e
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """The notebooks go live when HEYGEN_API_KEY is set; the test suite runs them offline
     (their committed outputs are the emulator's and the cassettes'), unless a live contract

@@ -8,11 +8,11 @@ schema (an ``EmulatorBug``) fails it.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
+from _support import v3_call, v3_error
 from requests_toolbelt import MultipartEncoder
 
 from heygen_lab.emulator import DEMO_KEY, Emulator, ManualClock
@@ -28,28 +28,7 @@ TWIN = {"type": "digital_twin", "name": "My twin",
 PROMPT = {"type": "prompt", "name": "Invented", "prompt": "a friendly teacher"}
 
 
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def emu(clock: ManualClock) -> Iterator[Emulator]:
-    with Emulator(clock=clock) as e:
-        yield e
-
-
-def call(emu: Emulator, method: str, path: str, status: int = 200, **kwargs: Any) -> Any:
-    """The JSON answer to one request, after checking its status."""
-    r = requests.request(method, emu.api_base + path, headers=KEY, timeout=30, **kwargs)
-    assert r.status_code == status, r.text
-    return r.json()
-
-
-def error(emu: Emulator, method: str, path: str, status: int, **kwargs: Any) -> tuple[str, Any]:
-    """(code, param) of a v3 error answer."""
-    err = call(emu, method, path, status, **kwargs)["error"]
-    return err["code"], err["param"]
+call, error = v3_call, v3_error
 
 
 def create(emu: Emulator, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

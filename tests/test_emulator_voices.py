@@ -7,12 +7,12 @@ schema (an ``EmulatorBug``) fails it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from itertools import pairwise
 from typing import Any
 
 import pytest
 import requests
+from _support import v3_call, v3_error
 
 from heygen_lab.emulator import DEMO_KEY, Emulator, ManualClock, sniff_mime
 from heygen_lab.emulator.state import VOICES
@@ -23,28 +23,7 @@ CLONE = {"voice_name": "My voice", "audio": {"type": "url", "url": "https://exam
 SPEECH = {"text": "Hello there, world", "voice_id": PUBLIC[0]}
 
 
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def emu(clock: ManualClock) -> Iterator[Emulator]:
-    with Emulator(clock=clock) as e:
-        yield e
-
-
-def call(emu: Emulator, method: str, path: str, status: int = 200, **kwargs: Any) -> Any:
-    """The JSON answer to one request, after checking its status."""
-    r = requests.request(method, emu.api_base + path, headers=KEY, timeout=30, **kwargs)
-    assert r.status_code == status, r.text
-    return r.json()
-
-
-def error(emu: Emulator, method: str, path: str, status: int, **kwargs: Any) -> tuple[str, Any]:
-    """(code, param) of a v3 error answer."""
-    err = call(emu, method, path, status, **kwargs)["error"]
-    return err["code"], err["param"]
+call, error = v3_call, v3_error
 
 
 def video(emu: Emulator, voice_id: str) -> requests.Response:
