@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from heygen_lab import _yaml
 from heygen_lab.contracts.match import validate_operators
 from heygen_lab.errors import HeyGenError
 from heygen_lab.routes import ROUTES
@@ -169,14 +170,12 @@ def load_contract(path: Path) -> Contract:
     """Load and validate one contract file."""
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise ContractError(f"{path}: cannot be read ({exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ContractError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    try:  # safe, strict YAML: duplicate keys (and so duplicate case names) are refused here
+        data, node = _yaml.load_with_node(text, str(path))
+    except _yaml.YAMLInputError as exc:
+        raise ContractError(str(exc)) from None
     validator = jsonschema.Draft202012Validator(CONTRACT_SCHEMA)
     errors = list(validator.iter_errors(data))
     if errors:  # the deepest error is the most specific one
