@@ -344,11 +344,16 @@ class _Exact(io.RawIOBase):
         return len(data)
 
     def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:  # everything that is left, as readall() would
+            parts = []
+            while part := self.read(_CHUNK):
+                parts.append(part)
+            return b"".join(parts)
         left = self._size - self._pos
         if left <= 0:
             self._finish()
             return b""
-        want = left if size is None or size < 0 else min(size, left)
+        want = min(size, left)
         chunk = self._inner.read(want)
         if not chunk and want:
             raise MediaError(f"{self._name}: shrank while it was being sent ({self._pos} of "

@@ -68,7 +68,7 @@ class Timeouts:
 def _seconds(value: object, name: str) -> float:
     """``value`` as a finite, positive number of seconds, or a ConfigurationError naming it."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigurationError(f"{name} must be a number of seconds, got a "
+        raise ConfigurationError(f"{name} must be a number of seconds, got "
                                  f"{type(value).__name__}")
     if not math.isfinite(value) or value <= 0:
         raise ConfigurationError(f"{name} must be a finite, positive number of seconds, "
