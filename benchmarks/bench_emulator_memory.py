@@ -9,14 +9,20 @@ memory on either side) to each upload route, and prints the growth of the child'
 Routes: v1 raw upload (full size), v3 direct upload PUT + complete (full size), v3 multipart
 (its 32 MiB maximum), and v3 multipart over the limit sent chunked (rejected while streaming).
 Exits 1 if any route grows the peak RSS by more than ``--limit-mb``. Linux only (/proc).
+
+Leaves nothing behind: the child's storage and its temporary files (``TMPDIR``) live in one
+directory this process owns and removes at the end, also on failure, Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,11 +71,11 @@ def status_kib(pid: int, field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/{pid}/status")
 
 
-def serve() -> None:
+def serve(storage: str | None) -> None:
     """Child mode: run an emulator until stdin closes."""
     from heygen_lab.emulator import Emulator, SystemClock
 
-    with Emulator(clock=SystemClock(), read_timeout=120) as emu:
+    with Emulator(clock=SystemClock(), read_timeout=120, storage_dir=storage) as emu:
         print(emu.api_base, emu.upload_base, flush=True)
         sys.stdin.read()
 
@@ -80,14 +86,30 @@ def main() -> int:
     parser.add_argument("--limit-mb", type=int, default=64,
                         help="allowed peak RSS growth per route (default 64)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--storage", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve()
+        serve(args.storage)
         return 0
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)  # unwind through the finally blocks below
+    scratch = tempfile.mkdtemp(prefix="heygen-lab-bench-")
+    try:
+        return run(args, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, scratch: str) -> int:
     from heygen_lab.emulator import DEMO_KEY
 
-    child = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    storage = os.path.join(scratch, "storage")
+    child = subprocess.Popen([sys.executable, __file__, "--serve", "--storage", storage],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                             env={**os.environ, "TMPDIR": scratch})
     assert child.stdout is not None and child.stdin is not None
     api, upload = child.stdout.readline().split()
     key = {"X-Api-Key": DEMO_KEY}
@@ -156,7 +178,11 @@ def main() -> int:
         return 0 if worst <= args.limit_mb else 1
     finally:
         child.stdin.close()
-        child.wait(timeout=60)
+        try:
+            child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 if __name__ == "__main__":

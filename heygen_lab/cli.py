@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import signal
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -31,6 +34,7 @@ from heygen_lab.envelopes import decode
 from heygen_lab.errors import HeyGenError, scrub_signed
 from heygen_lab.media import load_media
 from heygen_lab.routes import ROUTES, route
+from heygen_lab.settings import Settings
 
 EXIT_FAIL = 1
 EXIT_USAGE = 2
@@ -135,14 +139,28 @@ def _add_dirs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cassettes", type=Path, default=None, metavar="DIR")
 
 
+def settings(args: argparse.Namespace) -> Settings:
+    """The environment's settings, resolved once per command: the CLI's only reader of
+    ``HEYGEN_API_KEY`` (a blank or whitespace-only key counts as unset), so a command never
+    decides to go live on a key that the client then refuses."""
+    resolved = getattr(args, "_settings", None)
+    if resolved is None:
+        resolved = Settings.resolve()
+        args._settings = resolved
+    return resolved
+
+
 @contextmanager
-def target_client(target: str, plan: str) -> Iterator[tuple[HeyGenClient, str]]:
+def target_client(target: str, plan: str,
+                  resolved: Settings | None = None) -> Iterator[tuple[HeyGenClient, str]]:
     """A client for the live API (needs a key) or for an embedded emulator on loopback."""
-    has_key = bool(os.environ.get("HEYGEN_API_KEY"))
+    resolved = resolved or Settings.resolve()
+    has_key = resolved.api_key is not None
     if target == "live" or (target == "auto" and has_key):
         if not has_key:
             raise CLIError("--target live needs HEYGEN_API_KEY in the environment", EXIT_USAGE)
-        with HeyGenClient() as client:
+        with HeyGenClient(resolved.api_key, api_base=resolved.api_base,
+                          upload_base=resolved.upload_base) as client:
             yield client, "live HeyGen API"
         return
     from heygen_lab.emulator import Emulator
@@ -159,7 +177,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
     # Pre-flight first: a missing or unsupported file fails with one line, before any server
     # (or embedded emulator) is involved.
     media = load_media(args.file, content_type=args.content_type)
-    with target_client(args.target, args.plan) as (client, where):
+    with target_client(args.target, args.plan, settings(args)) as (client, where):
         announce = f"uploading {args.file} via {args.via} to the {where}"
         with _progress(args.quiet, announce) as on_progress:
             asset = client.upload_asset(media, via=args.via, on_progress=on_progress)
@@ -199,10 +217,16 @@ def _progress(quiet: bool, announce: str) -> Iterator[Any]:
             bar.close()
 
 
+_PAYLOAD_LIMIT = 1 << 20
+
+
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    text = args.payload if args.payload is not None else sys.stdin.read()
+    text = args.payload if args.payload is not None else sys.stdin.read(_PAYLOAD_LIMIT + 1)
     if not text.strip():
         raise CLIError("no PAYLOAD: pass the error body as an argument or on stdin", EXIT_USAGE)
+    if len(text) > _PAYLOAD_LIMIT:  # an error body is a few hundred bytes
+        raise CLIError(f"PAYLOAD is over {_PAYLOAD_LIMIT} characters; pass the error body "
+                       "only", EXIT_USAGE)
     # Any body as it came: a HeyGen envelope, storage's XML, a gateway's HTML, plain text.
     # A pasted storage error may echo the signed URL's signature: it is never printed.
     content = scrub_signed(text).encode("utf-8", "replace")
@@ -258,7 +282,7 @@ def _sent_from(endpoint: str | None, url: str | None) -> Sent | None:
 
 def cmd_whoami(args: argparse.Namespace) -> int:
     """The v3 user: username, email, name, and the one billing block (``GET /v3/users/me``)."""
-    with target_client(args.target, args.plan) as (client, where):
+    with target_client(args.target, args.plan, settings(args)) as (client, where):
         user = client.me()
     kind, block = billing_block(user)
     shown = {"target": where, **{k: user.get(k) for k in ("username", "email", "first_name",
@@ -274,6 +298,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from heygen_lab.emulator import DEMO_KEY, Emulator
     from heygen_lab.emulator.clock import SystemClock
 
+    for option, port in (("--api-port", args.api_port), ("--upload-port", args.upload_port)):
+        if not 0 <= port <= 65535:
+            raise CLIError(f"{option} {port} is not a TCP port; pass 0..65535 (0: any free port)",
+                           EXIT_USAGE)
+    if any(not key.strip() for key in args.key):
+        raise CLIError("--key must not be blank", EXIT_USAGE)
     try:
         emulator = Emulator(
             plan=args.plan, faults=";".join(args.fault), keys=args.key or [DEMO_KEY],
@@ -282,30 +312,62 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise CLIError(str(exc), EXIT_USAGE) from None
-    with emulator as emu:
-        # Flushed: a script reading these lines from a pipe must not wait for the buffer.
-        print(f"HEYGEN_API_BASE={emu.api_base}", flush=True)
-        print(f"HEYGEN_UPLOAD_BASE={emu.upload_base}", flush=True)
-        if not args.key:
-            print(f"HEYGEN_API_KEY={DEMO_KEY}", flush=True)
-        print("emulator running; Ctrl-C stops it", file=sys.stderr, flush=True)
-        with suppress(KeyboardInterrupt):
+    with _stop_on_signals(), suppress(KeyboardInterrupt):  # Ctrl-C / SIGTERM: a clean exit 0
+        try:
+            try:
+                emu = emulator.start()
+            except OSError as exc:  # the port is taken, or the host is not one of ours
+                raise CLIError(f"cannot listen on {args.host} (ports {args.api_port}, "
+                               f"{args.upload_port}): {exc.strerror or exc}") from None
+            # Flushed: a script reading these lines from a pipe must not wait for the buffer.
+            print(f"HEYGEN_API_BASE={emu.api_base}", flush=True)
+            print(f"HEYGEN_UPLOAD_BASE={emu.upload_base}", flush=True)
+            if not args.key:
+                print(f"HEYGEN_API_KEY={DEMO_KEY}", flush=True)
+            print("emulator running; Ctrl-C stops it", file=sys.stderr, flush=True)
             threading.Event().wait()
+        finally:
+            emulator.stop()  # also removes the storage directory
     return 0
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """SIGTERM and SIGINT end ``serve`` the same way: the ``with`` blocks unwind, the servers
+    stop and the storage directory is removed. Further signals are ignored meanwhile, so a
+    second Ctrl-C cannot cut the clean-up short."""
+    def stop(signum: int, frame: object) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    try:
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: signals are not ours to handle
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from heygen_lab.contracts import compare_reports, load_report, run_check, write_report
 
-    mode = args.mode or ("live" if os.environ.get("HEYGEN_API_KEY") else "emulator")
+    resolved = settings(args)
+    mode = args.mode or ("live" if resolved.api_key is not None else "emulator")
     if args.mode is None:
         where = ("the live API (HEYGEN_API_KEY is set)" if mode == "live"
                  else "the embedded emulator (no HEYGEN_API_KEY; --mode replay uses cassettes)")
         print(f"no --mode given: running the contracts on {where}", file=sys.stderr)
     baseline = load_report(args.baseline) if args.baseline else None
+    if args.report:  # before any case runs: an hour of live checks must not end in EACCES
+        _check_writable(args.report)
     report = run_check(mode=mode, contracts_dir=args.contracts, cassette_dir=args.cassettes,
                        plan=args.plan, allow_billed=args.allow_billed, only=args.only,
-                       on_result=_print_row)
+                       on_result=_print_row, settings=resolved)
     changes = compare_reports(baseline, report.to_dict()) if baseline is not None else None
     for r in report.drifted:
         print("\n" + r.explain())
@@ -320,6 +382,25 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_FAIL if report.drifted or changes else 0
 
 
+def _check_writable(path: Path) -> None:
+    """Fail now, with one line, if the report could not be written later."""
+    from heygen_lab.contracts import report_paths
+
+    for target in report_paths(path):
+        if target.is_dir():
+            raise CLIError(f"--report {path}: {target} is a directory; name a file", EXIT_USAGE)
+        parent = target.parent
+        if not parent.is_dir():
+            raise CLIError(f"--report {path}: no directory {parent}; create it first", EXIT_USAGE)
+        try:  # the same kind of write the report makes: a temporary file beside it
+            fd, probe = tempfile.mkstemp(prefix=".heygen-lab-probe-", dir=parent)
+        except OSError as exc:
+            raise CLIError(f"--report {path}: cannot write in {parent} "
+                           f"({exc.strerror or exc})", EXIT_USAGE) from None
+        os.close(fd)
+        os.unlink(probe)
+
+
 def _print_row(result: Any) -> None:
     from heygen_lab.contracts.report import expected_summary, observed_summary
 
@@ -330,11 +411,13 @@ def _print_row(result: Any) -> None:
 def cmd_record(args: argparse.Namespace) -> int:
     from heygen_lab.contracts import run_check
 
-    if args.target == "live" and not os.environ.get("HEYGEN_API_KEY"):
+    resolved = settings(args)
+    if args.target == "live" and resolved.api_key is None:
         raise CLIError("--target live needs HEYGEN_API_KEY in the environment", EXIT_USAGE)
     report = run_check(record=args.target, contracts_dir=args.contracts,
                        cassette_dir=args.cassettes, plan=args.plan,
-                       allow_billed=args.allow_billed, only=args.only, on_result=_print_row)
+                       allow_billed=args.allow_billed, only=args.only, on_result=_print_row,
+                       settings=resolved)
     print(f"recorded {report.counts.get('pass', 0) + report.counts.get('drift', 0)} "
           f"cassette(s) ({report.target})")
     return EXIT_FAIL if report.counts.get("error") else 0
@@ -344,6 +427,11 @@ def cmd_cassettes(args: argparse.Namespace) -> int:
     from heygen_lab.cassettes import lint
     from heygen_lab.contracts import default_dir, load_contracts
 
+    if not (math.isfinite(args.max_age_days) and args.max_age_days >= 0):
+        raise CLIError(f"--max-age-days must be a number of days >= 0, got {args.max_age_days}",
+                       EXIT_USAGE)
+    if args.max_bytes < 1:
+        raise CLIError(f"--max-bytes must be >= 1, got {args.max_bytes}", EXIT_USAGE)
     directory = args.cassettes or default_dir("cassettes")
     if not directory.is_dir():
         raise CLIError(f"{directory}: no such cassette directory; pass --cassettes DIR, or "
@@ -495,13 +583,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with _terminate_as_interrupt():
+            return COMMANDS[args.command](args)
     except CLIError as exc:
         return _fail(str(exc), exc.code)
     except HeyGenError as exc:
         return _fail(str(exc), EXIT_FAIL)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so every ``with`` and ``finally`` cleans up (temporary
+    media, emulator storage) instead of the process vanishing mid-write."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader went away (``heygen-lab check | head``): stop without a word. stdout is
+    pointed at /dev/null so that flushing it at exit does not raise a second time."""
+    with suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return 141  # 128 + SIGPIPE, what a shell reports for a reader that hung up
 
 
 def _fail(message: str, code: int) -> int:

@@ -89,12 +89,13 @@ def _text(value: Any) -> str | None:
 
 
 def parse_json(content: bytes) -> Any:
-    """Parse a body as JSON, or return ``None`` when it is empty or not JSON."""
+    """Parse a body as JSON, or return ``None`` when it is empty or not JSON (nor JSON nested
+    deeper than Python's parser goes: no HeyGen answer is)."""
     if not content or not content.strip():
         return None
     try:
         return json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
 
 

@@ -4,14 +4,20 @@
 bytes; the MIME type is sniffed from those bytes, never trusted from the extension.
 ``Media.open()`` gives a fresh stream for every attempt, so a retried upload re-sends the whole
 file, and the file never sits in memory as a whole.
+
+Only regular files are read (a directory, ``/dev/zero``, a FIFO or a socket is refused before
+reading, without blocking). Every stream ``open()`` gives yields exactly ``size`` bytes: a file
+that grew, shrank, was replaced or modified (size, mtime, inode) since it was checked, or was
+deleted before a retry, raises :class:`MediaError` instead of sending different bytes.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
-import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -23,6 +29,8 @@ from heygen_lab.errors import MediaError
 
 HEAD_BYTES = 64
 _CHUNK = 1 << 20
+MAX_UPLOAD_BYTES = 5 * 1024**3
+"""The largest file read at all (HeyGen's direct upload takes up to 5 GiB)."""
 
 # MIME types HeyGen accepts, per upload route (docs/heygen-api.md), in the documentation's
 # order; the client's pre-flight and the emulator both read them from here. audio/wav on v1 is
@@ -94,12 +102,15 @@ class Media:
     path: Path | None = None
     _opener: Callable[[], BinaryIO] = field(repr=False, compare=False, default=io.BytesIO)
 
+    _verify: Callable[[BinaryIO], None] | None = field(repr=False, compare=False, default=None)
+
     @contextmanager
     def open(self) -> Iterator[BinaryIO]:
-        """A fresh stream positioned at the first byte; closed on exit."""
+        """A fresh stream positioned at the first byte that yields exactly ``size`` bytes;
+        closed on exit. MediaError if the file is gone or changed since it was checked."""
         stream = self._opener()
         try:
-            yield stream
+            yield cast(BinaryIO, _Exact(stream, self.size, self.name, self._verify))
         finally:
             stream.close()
 
@@ -142,30 +153,120 @@ def load_media(
     )
 
 
-def _from_path(path: Path, content_type: str | None, name: str | None) -> Media:
-    if not path.exists():
-        raise MediaError(f"{path}: no such file; check the path")
-    if path.is_dir():
-        raise MediaError(f"{path}: is a directory; pass a file inside it")
+_KINDS = ((stat.S_ISDIR, "is a directory; pass a file inside it"),
+          (stat.S_ISFIFO, "is a FIFO (named pipe), not a regular file; pass a file, or read the "
+                          "pipe yourself and pass the file object"),
+          (stat.S_ISSOCK, "is a socket, not a regular file"),
+          (stat.S_ISCHR, "is a character device (like /dev/zero), not a regular file"),
+          (stat.S_ISBLK, "is a block device, not a regular file"))
+
+
+def _not_regular(label: object, mode: int) -> MediaError:
+    for test, problem in _KINDS:
+        if test(mode):
+            return MediaError(f"{label}: {problem}")
+    return MediaError(f"{label}: is not a regular file; pass a file")
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """``path`` opened for reading, refused (without blocking on a FIFO) unless it is a
+    regular file; OSError for the caller to word."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
-        with path.open("rb") as fh:
-            digest = _digest_stream(fh)
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(path, mode)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _os_problem(path: Path, exc: OSError) -> MediaError:
+    if exc.errno == errno.ENOENT:
+        return MediaError(f"{path}: no such file; check the path")
+    if exc.errno in {errno.EACCES, errno.EPERM}:
+        return MediaError(f"{path}: cannot be read (permission denied); check its permissions")
+    if exc.errno == errno.EISDIR:
+        return MediaError(f"{path}: is a directory; pass a file inside it")
+    return MediaError(f"{path}: cannot be read ({exc.strerror or exc}); check the path")
+
+
+def _from_path(path: Path, content_type: str | None, name: str | None) -> Media:
+    try:
+        mode = path.stat().st_mode  # stat never blocks, even on a FIFO
+        if not stat.S_ISREG(mode):
+            raise _not_regular(path, mode)
+        with _open_regular(path) as fh:
+            before = _identity(os.fstat(fh.fileno()))
+            digest = _digest_stream(fh, limit=MAX_UPLOAD_BYTES, label=str(path))
+            after = _identity(os.fstat(fh.fileno()))
     except OSError as exc:
-        raise MediaError(
-            f"{path}: cannot be read ({exc.strerror}); check its permissions"
-        ) from None
-    return _describe(name or path.name, digest, lambda: path.open("rb"),
-                     content_type, path)
+        raise _os_problem(path, exc) from None
+    if before != after or digest[2] != after[2]:
+        raise MediaError(f"{path}: changed while it was being checked; wait until whatever "
+                         "writes it has finished, then upload again")
+
+    def reopen() -> BinaryIO:
+        try:
+            fh = _open_regular(path)
+        except FileNotFoundError:
+            raise MediaError(f"{path}: was deleted after it was checked; nothing more was "
+                             "sent. Upload it again") from None
+        except OSError as exc:
+            raise _os_problem(path, exc) from None
+        now = _identity(os.fstat(fh.fileno()))
+        if now != after:
+            fh.close()
+            raise MediaError(f"{path}: {_change(after, now)} after it was checked; nothing "
+                             "more was sent. Upload it again once it is final")
+        return fh
+
+    def verify(stream: BinaryIO) -> None:
+        inner = getattr(stream, "fileno", None)
+        now = _identity(os.fstat(inner())) if inner else after
+        if now == after:
+            try:
+                now = _identity(os.stat(path))  # replaced (renamed over) meanwhile?
+            except OSError:
+                raise MediaError(f"{path}: was deleted while it was being sent; the upload "
+                                 "was stopped. Upload it again") from None
+        if now != after:
+            raise MediaError(f"{path}: {_change(after, now)} while it was being sent; the "
+                             "upload was stopped before its last bytes. Upload it again "
+                             "once it is final")
+
+    return _describe(name or path.name, digest, reopen, content_type, path, verify)
+
+
+def _change(old: tuple[int, int, int, int], new: tuple[int, int, int, int]) -> str:
+    if old[:2] != new[:2]:
+        return "was replaced by another file"
+    if old[2] != new[2]:
+        return f"changed size ({old[2]} -> {new[2]} bytes)"
+    return "was modified"
 
 
 def _from_stream(stream: BinaryIO, content_type: str | None, name: str | None) -> Media:
     label = name or os.path.basename(str(getattr(stream, "name", "") or "")) or "upload.bin"
+    try:
+        mode = os.fstat(stream.fileno()).st_mode
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        mode = None  # an in-memory stream
+    if mode is not None and (stat.S_ISDIR(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode)):
+        raise _not_regular(label, mode)  # /dev/zero claims to be seekable and never ends
     probe = stream.read(0)
     if isinstance(probe, str):
         raise MediaError(f"{label}: the file object is opened in text mode; open it with 'rb'")
     if stream.seekable():
         start = stream.tell()
-        digest = _digest_stream(stream)
+        digest = _digest_stream(stream, limit=MAX_UPLOAD_BYTES, label=label)
 
         def reopen() -> BinaryIO:
             stream.seek(start)
@@ -174,9 +275,18 @@ def _from_stream(stream: BinaryIO, content_type: str | None, name: str | None) -
         return _describe(label, digest, reopen, content_type, None)
     # A pipe or socket can be read once: spool it to a temporary file so retries can re-read it.
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the Media
-    shutil.copyfileobj(stream, spool, _CHUNK)
-    spool.seek(0)
-    digest = _digest_stream(spool)
+    try:
+        copied = 0
+        while chunk := stream.read(_CHUNK):
+            copied += len(chunk)
+            if copied > MAX_UPLOAD_BYTES:
+                raise _too_big(label)
+            spool.write(chunk)
+        spool.seek(0)
+        digest = _digest_stream(spool)
+    except BaseException:
+        spool.close()  # unlinked already: closing frees the disk space now
+        raise
 
     def reopen_spool() -> BinaryIO:
         spool.seek(0)
@@ -212,7 +322,80 @@ class _Borrowed(io.RawIOBase):
         return self._inner.tell()
 
 
-def _digest_stream(stream: BinaryIO) -> tuple[str, bytes, int]:
+class _Exact(io.RawIOBase):
+    """Exactly ``size`` bytes of ``inner``, or a MediaError: never more (a file that grew is not
+    sent past its declared length), never fewer (a file that shrank does not leave the request
+    waiting), and ``verify`` runs before the last bytes are handed out, so a file modified
+    while it streamed stops the request before it completes."""
+
+    def __init__(self, inner: BinaryIO, size: int, name: str,
+                 verify: Callable[[BinaryIO], None] | None) -> None:
+        self._inner, self._size, self._name, self._verify = inner, size, name, verify
+        self._pos = 0
+        self._base = inner.tell() if inner.seekable() else 0
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:  # everything that is left, as readall() would
+            parts = []
+            while part := self.read(_CHUNK):
+                parts.append(part)
+            return b"".join(parts)
+        left = self._size - self._pos
+        if left <= 0:
+            self._finish()
+            return b""
+        want = min(size, left)
+        chunk = self._inner.read(want)
+        if not chunk and want:
+            raise MediaError(f"{self._name}: shrank while it was being sent ({self._pos} of "
+                             f"{self._size} bytes left to read); the upload was stopped. "
+                             "Upload it again once it is final")
+        self._pos += len(chunk)
+        if self._pos >= self._size:
+            self._finish()
+        return chunk
+
+    def _finish(self) -> None:
+        if self._done:
+            return
+        if self._inner.read(1):
+            raise MediaError(f"{self._name}: grew while it was being sent (more than its "
+                             f"{self._size} checked bytes); the upload was stopped before its "
+                             "last bytes. Upload it again once it is final")
+        if self._verify is not None:
+            self._verify(self._inner)
+        self._done = True
+
+    def seekable(self) -> bool:
+        return self._inner.seekable()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence != 0 or not 0 <= offset <= self._size:
+            raise io.UnsupportedOperation("only absolute seeks within the file")
+        self._inner.seek(self._base + offset)
+        self._pos, self._done = offset, False
+        return offset
+
+    def tell(self) -> int:
+        return self._pos
+
+
+def _too_big(label: str) -> MediaError:
+    return MediaError(f"{label}: more than {MAX_UPLOAD_BYTES} bytes (5 GiB), over what any "
+                      "HeyGen upload route takes; is it an endless stream?")
+
+
+def _digest_stream(stream: BinaryIO, *, limit: int | None = None,
+                   label: str = "upload") -> tuple[str, bytes, int]:
     sha = hashlib.sha256()
     head = b""
     size = 0
@@ -221,11 +404,14 @@ def _digest_stream(stream: BinaryIO) -> tuple[str, bytes, int]:
             head += chunk[: HEAD_BYTES - len(head)]
         sha.update(chunk)
         size += len(chunk)
+        if limit is not None and size > limit:
+            raise _too_big(label)
     return sha.hexdigest(), head, size
 
 
 def _describe(name: str, digest: tuple[str, bytes, int],
-              opener: Callable[[], BinaryIO], content_type: str | None, path: Path | None) -> Media:
+              opener: Callable[[], BinaryIO], content_type: str | None, path: Path | None,
+              verify: Callable[[BinaryIO], None] | None = None) -> Media:
     sha, head, size = digest
     if size == 0:
         raise MediaError(f"{name}: the file is empty; HeyGen needs the file's bytes")
@@ -241,4 +427,4 @@ def _describe(name: str, digest: tuple[str, bytes, int],
             f"drop content_type or pass {sniffed!r}"
         )
     return Media(name=name, size=size, mime_type=sniffed, sha256=sha, head=head, path=path,
-                 _opener=opener)
+                 _opener=opener, _verify=verify)

@@ -10,7 +10,6 @@ names its contract directory (``--heygen-contracts DIR`` or the ini option
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,6 +76,7 @@ class ContractCase(pytest.Item):
     def runtest(self) -> None:
         from heygen_lab.contracts import make_target
         from heygen_lab.contracts.runner import run_case, skip_reason
+        from heygen_lab.settings import Settings
 
         config = self.config
         mode = config.getoption("--heygen-mode") or config.getini("heygen_mode")
@@ -86,11 +86,13 @@ class ContractCase(pytest.Item):
                              allow_billed=config.getoption("--heygen-allow-billed"))
         if reason:
             pytest.skip(reason)
-        if mode == "live" and not os.environ.get("HEYGEN_API_KEY"):
+        settings = Settings.resolve() if mode == "live" else None  # blank key = no key
+        if settings is not None and settings.api_key is None:
             pytest.skip("live mode needs HEYGEN_API_KEY")
         value = config.getoption("--heygen-cassettes") or config.getini("heygen_cassettes")
         cassettes = (config.rootpath / value) if value else contracts_dir.parent / "cassettes"
-        target, _ = make_target(mode, plan=plan, cassette_dir=cassettes.resolve())
+        target, _ = make_target(mode, plan=plan, cassette_dir=cassettes.resolve(),
+                                settings=settings)
         result = run_case(self.case, target, contracts_dir)
         if result.verdict == "skip":
             pytest.skip(result.reason)

@@ -11,6 +11,7 @@ The key is kept in a :class:`Secret`, whose repr and str never show it.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,9 +55,25 @@ class Timeouts:
     read: float = 30.0
     write: float = 120.0
 
+    def __post_init__(self) -> None:
+        for name in ("upload", "read", "write"):
+            _seconds(getattr(self, name), f"timeouts.{name}")
+
     @classmethod
     def uniform(cls, seconds: float) -> Timeouts:
-        return cls(upload=seconds, read=seconds, write=seconds)
+        value = _seconds(seconds, "timeout")
+        return cls(upload=value, read=value, write=value)
+
+
+def _seconds(value: object, name: str) -> float:
+    """``value`` as a finite, positive number of seconds, or a ConfigurationError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{name} must be a number of seconds, got "
+                                 f"{type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigurationError(f"{name} must be a finite, positive number of seconds, "
+                                 f"got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -82,16 +99,19 @@ class Settings:
     ) -> Settings:
         """Resolve each setting from the argument, then the environment, then the default."""
         env = os.environ if env is None else env
+        # A blank or whitespace-only HEYGEN_API_KEY counts as unset, here and everywhere that
+        # asks "is there a key?" (they all ask this object).
         key = api_key if api_key is not None else env.get("HEYGEN_API_KEY") or None
-        if isinstance(timeout, int | float):
-            if timeout <= 0:
-                raise ConfigurationError(f"timeout must be positive seconds, got {timeout!r}")
-            timeouts = Timeouts.uniform(float(timeout))
+        if timeout is None:
+            timeouts = Timeouts()
+        elif isinstance(timeout, Timeouts):
+            timeouts = timeout
         else:
-            timeouts = timeout or Timeouts()
+            timeouts = Timeouts.uniform(timeout)
         retries = 2 if max_retries is None else max_retries
-        if not isinstance(retries, int) or retries < 0:
-            raise ConfigurationError(f"max_retries must be an integer >= 0, got {retries!r}")
+        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
+            raise ConfigurationError(f"max_retries must be an integer from 0 to 10, got "
+                                     f"{retries!r}")
         return cls(
             api_key=_secret(key),
             api_base=_base(api_base or env.get("HEYGEN_API_BASE") or DEFAULT_API_BASE, "api_base"),
@@ -104,8 +124,12 @@ class Settings:
 
 
 def _secret(key: str | Secret | None) -> Secret | None:
-    if key is None or isinstance(key, Secret):
-        return key
+    if key is None:
+        return None
+    if isinstance(key, Secret):
+        return key if key.reveal().strip() else None
+    if not isinstance(key, str):
+        raise ConfigurationError(f"api_key must be a string, got {type(key).__name__}")
     value = key.strip()
     if not value:
         return None
@@ -119,8 +143,16 @@ def _secret(key: str | Secret | None) -> Secret | None:
 
 
 def _base(url: str, name: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
+    if not isinstance(url, str):
+        raise ConfigurationError(f"{name} must be a string URL, got {type(url).__name__}")
+    try:
+        parts = urlsplit(url.strip())
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # a port that is not a number or out of range
+        parts, port_ok = urlsplit(""), False
+    bad_chars = any(c.isspace() or not c.isprintable() for c in url.strip())
+    if (parts.scheme not in {"http", "https"} or not parts.hostname or not port_ok
+            or bad_chars):
         # The value is not echoed: a key pasted into the wrong variable must not be printed.
         raise ConfigurationError(
             f"{name} must be an http(s) URL such as {DEFAULT_API_BASE!r}; the value given "

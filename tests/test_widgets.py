@@ -535,7 +535,7 @@ def test_browser_selects_and_refreshes(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "says"), [
-    ("interactions: [\n", "not a readable cassette (ParserError"),
+    ("interactions: [\n", "not a readable cassette (bad.yaml:2: not valid YAML"),
     ("interactions:\n- !!python/object/new:_io.BytesIO {}\n", "not a readable cassette"),
     ("- 1\n", "not a cassette (no 'interactions' list)"),
 ])

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
+from heygen_lab._yaml import YAMLInputError
+from heygen_lab._yaml import load as load_yaml
 from heygen_lab.cassettes.gate import known_secrets, scan_for_secrets
 
 Kind = Literal["orphaned", "missing", "stale", "oversized", "secret", "unsafe-yaml", "unreadable"]
@@ -59,10 +59,9 @@ def _lint_file(path: Path, *, max_age_days: float | None, max_bytes: int,
         found.append(Finding(where, "unsafe-yaml", "uses a Python-only YAML tag (!!python/...)"))
         return found
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        found.append(Finding(where, "unsafe-yaml", f"yaml.safe_load refuses it: {first}"))
+        data = load_yaml(text, where)
+    except YAMLInputError as exc:
+        found.append(Finding(where, "unsafe-yaml", f"the safe YAML loader refuses it: {exc}"))
         return found
     if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
         found.append(Finding(where, "unreadable", "not a vcrpy cassette (no interactions list)"))

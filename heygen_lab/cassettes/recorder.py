@@ -29,6 +29,8 @@ from vcr.persisters.filesystem import CassetteDecodeError, CassetteNotFoundError
 from vcr.request import Request
 from vcr.serialize import deserialize, serialize
 
+from heygen_lab._yaml import YAMLInputError
+from heygen_lab._yaml import load as load_yaml
 from heygen_lab.cassettes.fingerprints import (
     MATCHER_NAME,
     body_bytes,
@@ -146,8 +148,12 @@ def _ordered(forms: Iterable[str]) -> list[str]:
     return [f for f in FORMS if f in set(forms)]
 
 
+class CassetteError(HeyGenError, ValueError):
+    """A cassette file that cannot be replayed; the message names the file and the problem."""
+
+
 class _SafeYaml:
-    """A vcrpy serializer that loads with ``yaml.safe_load`` and captures what it should dump."""
+    """A vcrpy serializer that loads strict safe YAML and captures what it should dump."""
 
     def __init__(self) -> None:
         self.data: Any = None
@@ -158,7 +164,7 @@ class _SafeYaml:
 
     @staticmethod
     def deserialize(text: str) -> Any:
-        return yaml.safe_load(text)
+        return load_yaml(text, "<cassette>")
 
 
 def dump_cassette(data: Mapping[str, Any]) -> str:
@@ -198,7 +204,19 @@ class CassettePersister:
             raise CassetteDecodeError(f"{path} is not UTF-8") from err
         if not text.strip():
             raise CassetteNotFoundError()
-        loaded = deserialize(text, _SafeYaml())
+        try:
+            data = load_yaml(text, str(path))
+        except YAMLInputError as exc:
+            raise CassetteError(f"{exc}; re-record it with 'heygen-lab record'") from None
+        problem = _shape_problem(data)
+        if problem:
+            raise CassetteError(f"{path}: not a replayable cassette ({problem}); re-record it "
+                                "with 'heygen-lab record'")
+        try:
+            loaded = deserialize(text, _SafeYaml())
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CassetteError(f"{path}: not a replayable cassette ({type(exc).__name__}: "
+                                f"{exc}); re-record it with 'heygen-lab record'") from None
         metadata = loaded[2] if len(loaded) > 2 else {}
         emulated = (metadata.get("provenance") or {}).get("kind") == "emulator"
         for request in loaded[0]:
@@ -236,9 +254,36 @@ class CassettePersister:
         return {**fixed, **{k: v for k, v in self.provenance.items() if k not in fixed}}
 
 
+def _shape_problem(data: Any) -> str | None:
+    """What keeps ``data`` from being a vcrpy cassette, or None."""
+    if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
+        return "no 'interactions' list"
+    if not isinstance(data.get("metadata") or {}, dict):
+        return "'metadata' is not a mapping"
+    for i, item in enumerate(data["interactions"]):
+        if not isinstance(item, dict):
+            return f"interactions[{i}] is not a mapping"
+        request, response = item.get("request"), item.get("response")
+        if not isinstance(request, dict) or not isinstance(response, dict):
+            return f"interactions[{i}] lacks a request or a response mapping"
+        for key in ("method", "uri"):
+            if not isinstance(request.get(key), str):
+                return f"interactions[{i}].request.{key} is not a string"
+        if not isinstance(request.get("headers") or {}, dict):
+            return f"interactions[{i}].request.headers is not a mapping"
+        status = response.get("status")
+        if not isinstance(status, dict) or not isinstance(status.get("code"), int):
+            return f"interactions[{i}].response.status.code is not a number"
+        if not isinstance(response.get("headers") or {}, dict):
+            return f"interactions[{i}].response.headers is not a mapping"
+        if not isinstance(response.get("body") or {}, dict):
+            return f"interactions[{i}].response.body is not a mapping"
+    return None
+
+
 def read_provenance(path: str | Path) -> dict[str, Any] | None:
     """A cassette's provenance (kind, recorded_at, tool, ...), or None when it has none."""
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    data = load_yaml(Path(path).read_text(encoding="utf-8"), str(path))
     meta = data.get("metadata") if isinstance(data, dict) else None
     prov = meta.get("provenance") if isinstance(meta, dict) else None
     return dict(prov) if isinstance(prov, dict) else None

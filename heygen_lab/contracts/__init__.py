@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +36,7 @@ from heygen_lab.contracts.runner import (
     select,
 )
 from heygen_lab.errors import ConfigurationError
+from heygen_lab.settings import Settings
 
 __all__ = [
     "CONTRACT_SCHEMA", "Case", "CaseResult", "Contract", "ContractError", "Difference", "Report",
@@ -54,8 +54,10 @@ def default_dir(name: str) -> Path:
 
 
 def make_target(mode: str, *, plan: str | None = None, cassette_dir: Path | None = None,
-                emulator_options: dict[str, Any] | None = None) -> tuple[Target, str]:
-    """What cases run against in ``mode``, and a phrase naming it for reports."""
+                emulator_options: dict[str, Any] | None = None,
+                settings: Settings | None = None) -> tuple[Target, str]:
+    """What cases run against in ``mode``, and a phrase naming it for reports. Live mode takes
+    the key and hosts from ``settings`` (default: resolved from the environment)."""
     if mode == "emulator":
         from heygen_lab.emulator.plans import resolve_plan
 
@@ -65,11 +67,11 @@ def make_target(mode: str, *, plan: str | None = None, cassette_dir: Path | None
             raise ConfigurationError(str(exc)) from None
         return emulator_target(plan or "pro", **(emulator_options or {})), "embedded emulator"
     if mode == "live":
-        key = os.environ.get("HEYGEN_API_KEY") or None
-        if key is None:
+        resolved = settings or Settings.resolve()
+        if resolved.api_key is None:
             raise ConfigurationError("live mode needs HEYGEN_API_KEY; without a key use "
                                      "--mode emulator or --mode replay")
-        return live_target(key), "live HeyGen API"
+        return live_target(resolved), "live HeyGen API"
     if mode == "replay":
         cassette_dir = cassette_dir or default_dir("cassettes")
         return cassette_target(cassette_dir), f"cassettes in {cassette_dir}"
@@ -87,6 +89,7 @@ def run_check(
     record: str | None = None,
     emulator_options: dict[str, Any] | None = None,
     on_result: Callable[[CaseResult], None] | None = None,
+    settings: Settings | None = None,
 ) -> Report:
     """Run every selected case in ``mode`` (replay, emulator or live) and return the report.
 
@@ -99,7 +102,7 @@ def run_check(
     if record is not None:
         mode = record
     target, where = make_target(mode, plan=plan, cassette_dir=cassette_dir,
-                                emulator_options=emulator_options)
+                                emulator_options=emulator_options, settings=settings)
     if record is not None:
         today = datetime.now(UTC).date().isoformat()
         provenance = {"kind": record, "recorded_at": today, "tool": "heygen-lab"}

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import jsonschema
 import yaml
 
+from heygen_lab import _yaml
 from heygen_lab.contracts.match import validate_operators
 from heygen_lab.errors import HeyGenError
 from heygen_lab.routes import ROUTES
@@ -23,26 +24,35 @@ from heygen_lab.routes import ROUTES
 MODES = ("replay", "emulator", "live")
 PROVENANCE_KINDS = ("documented", "reported", "emulator", "live")
 
+MAX_GENERATED_BYTES = 256 * 1024 * 1024
+_CAPTURED = {"type": "string", "pattern": r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$"}
+"""A whole value taken from an earlier step's capture, such as ``"${upload_headers}"``."""
+
 _SEND = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
         "route": {"enum": sorted(ROUTES)},
         "encoding": {"enum": ["raw", "multipart", "json", "empty", "none"]},
-        "file": {"type": "string"},
+        "file": {"type": "string", "minLength": 1},
         "generate": {
             "type": "object", "additionalProperties": False, "required": ["from", "size"],
-            "properties": {"from": {"type": "string"}, "size": {"type": "integer", "minimum": 1}},
+            "properties": {"from": {"type": "string", "minLength": 1},
+                           "size": {"type": "integer", "minimum": 1,
+                                    "maximum": MAX_GENERATED_BYTES}},
         },
         "file_field": {"type": "string", "minLength": 1},
         "fields": {"type": "object", "additionalProperties": {"type": "string"}},
         "content_type": {"type": "string"},
         "json": {},
-        "params": {"type": "object"},
+        "params": {"type": "object",
+                   "additionalProperties": {"type": ["string", "number", "boolean"]}},
         "path_params": {"type": "object", "additionalProperties": {"type": "string"}},
-        "headers": {"type": ["object", "string"]},
+        "headers": {"oneOf": [
+            {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
+            _CAPTURED]},
         "host": {"enum": ["api", "upload"]},
-        "url": {"type": "string"},
+        "url": {"type": "string", "pattern": r"^(https?://|\$\{)"},
         "key": {"enum": ["valid", "invalid", "none"]},
     },
 }
@@ -169,21 +179,23 @@ def load_contract(path: Path) -> Contract:
     """Load and validate one contract file."""
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise ContractError(f"{path}: cannot be read ({exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ContractError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    try:  # safe, strict YAML: duplicate keys (and so duplicate case names) are refused here
+        data, node = _yaml.load_with_node(text, str(path))
+    except _yaml.YAMLInputError as exc:
+        raise ContractError(str(exc)) from None
     validator = jsonschema.Draft202012Validator(CONTRACT_SCHEMA)
     errors = list(validator.iter_errors(data))
     if errors:  # the deepest error is the most specific one
         err = max(errors, key=lambda e: len(e.absolute_path))
         keys = list(err.absolute_path)
+        message = err.message
+        if keys and keys[-1] == "headers" and err.validator == "oneOf":
+            message = (f"must be a mapping of header names to strings, or a whole captured "
+                       f"value such as '${{upload_headers}}'; got {err.instance!r}")
         raise ContractError(
-            f"{path}:{_line(node, keys)}: {'.'.join(map(str, keys)) or '<top>'}: {err.message}"
+            f"{path}:{_line(node, keys)}: {'.'.join(map(str, keys)) or '<top>'}: {message}"
         )
     default_route = data["route"]
     cases = []
@@ -193,6 +205,15 @@ def load_contract(path: Path) -> Contract:
             {k: raw[k] for k in ("send", "expect", "capture") if k in raw}]
         steps = []
         for i, s in enumerate(raw_steps):
+            send_keys = ["cases", name, *(["steps", i] if "steps" in raw else []), "send"]
+            for key, value in (("file", s["send"].get("file")),
+                               ("generate.from", (s["send"].get("generate") or {}).get("from"))):
+                if value is not None and _escapes(value):
+                    keys = [*send_keys, *key.split(".")]
+                    raise ContractError(
+                        f"{path}:{_line(node, keys)}: {'.'.join(map(str, keys))}: {value!r} "
+                        "leaves the contracts directory; name a file under it, relatively "
+                        "(e.g. media/tiny.jpg)")
             for problem in validate_operators(s["expect"].get("body"), "body"):
                 keys = ["cases", name, *(["steps", i] if "steps" in raw else []), "expect"]
                 raise ContractError(f"{path}:{_line(node, keys)}: {'.'.join(map(str, keys))}: "
@@ -233,6 +254,12 @@ def load_contracts(directory: Path, only: Iterable[str] = ()) -> list[Contract]:
         raise ContractError(f"no case matches {sorted(wanted)}; case ids look like "
                             f"'upload-v1/raw-jpeg'")
     return kept
+
+
+def _escapes(name: str) -> bool:
+    """Whether a contract's file name is absolute or climbs out with ``..``."""
+    pure = PurePosixPath(name.replace("\\", "/"))
+    return pure.is_absolute() or ".." in pure.parts or PureWindowsPath(name).anchor != ""
 
 
 def _line(node: yaml.Node | None, keys: list[Any]) -> int:

@@ -203,9 +203,36 @@ def load_report(path: Path) -> dict[str, Any]:
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise HeyGenError(f"{path}: not a readable JSON report ({exc}); pass a file written "
+    except (OSError, ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise HeyGenError(f"{path}: not a readable JSON report ({reason}); pass a file written "
                           "by 'heygen-lab check --report'") from None
     if not isinstance(data, dict) or data.get("tool") != "heygen-lab":
         raise HeyGenError(f"{path}: not a heygen-lab report (no 'tool: heygen-lab' field)")
+    problem = _report_problem(data)
+    if problem:
+        raise HeyGenError(f"{path}: not a usable baseline ({problem}); pass a file written by "
+                          "'heygen-lab check --report'")
     return data
+
+
+def _report_problem(data: dict[str, Any]) -> str | None:
+    """What keeps ``data`` from being compared as a baseline, or None."""
+    cases = data.get("cases")
+    if not isinstance(cases, list):
+        return "no 'cases' list"
+    seen: set[str] = set()
+    for i, case in enumerate(cases):
+        if not isinstance(case, dict) or not isinstance(case.get("id"), str) or not case["id"]:
+            return f"cases[{i}] has no 'id'"
+        if case["id"] in seen:
+            return f"case {case['id']!r} appears twice"
+        seen.add(case["id"])
+        observed = case.get("observed", [])
+        if not isinstance(observed, list) or not all(isinstance(s, dict) for s in observed):
+            return f"cases[{i}] ({case['id']}): 'observed' is not a list of steps"
+        for step in observed:
+            status = step.get("status")
+            if status is not None and (isinstance(status, bool) or not isinstance(status, int)):
+                return f"cases[{i}] ({case['id']}): a step's status is not a number"
+    return None

@@ -7,6 +7,7 @@ A step's request is built with the client's own builders and sent with
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 import time
@@ -15,6 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import jsonschema
 
@@ -29,6 +31,8 @@ from heygen_lab.settings import DEFAULT_API_BASE, DEFAULT_UPLOAD_BASE, Settings
 
 Verdict = Literal["pass", "drift", "skip", "error"]
 INVALID_KEY = "invalid-key-for-contracts"
+MAX_GENERATED_BYTES = 256 * 1024 * 1024
+"""The largest file a contract may ``generate`` (enough to exceed every upload limit tested)."""
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -124,15 +128,18 @@ def emulator_target(plan: str = "pro", **emulator_options: Any) -> Target:
     return open_session
 
 
-def live_target(api_key: str | None = None) -> Target:
-    """The real API with ``HEYGEN_API_KEY``; time passes for real."""
+def live_target(settings: Settings | str | None = None) -> Target:
+    """The real API with ``settings`` (default: ``HEYGEN_API_KEY``, ``HEYGEN_API_BASE``...
+    resolved from the environment); time passes for real."""
+    hosts = settings if isinstance(settings, Settings) else Settings.resolve(settings)
 
     @contextmanager
     def open_session(case: Case) -> Iterator[Session]:
         def client(kind: str) -> HeyGenClient:  # kind "none" sends no key at all
-            return HeyGenClient(api_key if kind == "valid" else INVALID_KEY, max_retries=0)
+            return HeyGenClient(hosts.api_key if kind == "valid" else INVALID_KEY,
+                                api_base=hosts.api_base, upload_base=hosts.upload_base,
+                                max_retries=0)
 
-        hosts = Settings.resolve(api_key)  # HEYGEN_API_BASE / HEYGEN_UPLOAD_BASE apply here too
         yield Session(client, time.sleep, hosts.api_base, hosts.upload_base)
 
     return open_session
@@ -203,7 +210,7 @@ def _run_step(index: int, step: Step, session: Session, captured: dict[str, Any]
     send = _substitute(dict(step.send), captured)
     out = StepResult(index=index, route=send["route"])
     try:
-        exchange = _send(send, session, contracts_dir)
+        exchange = _send(send, session, contracts_dir, captured)
     except HeyGenError as exc:
         out.error = str(exc)
         return out
@@ -222,23 +229,62 @@ def _run_step(index: int, step: Step, session: Session, captured: dict[str, Any]
     return out
 
 
-def _send(send: Mapping[str, Any], session: Session, contracts_dir: Path) -> Exchange:
-    client = session.client(send.get("key", "valid"))
+def _send(send: Mapping[str, Any], session: Session, contracts_dir: Path,
+          captured: Mapping[str, Any]) -> Exchange:
     route_id = send["route"]
     url = send.get("url")
     if url is None and "host" in send:
         base = session.api_base if send["host"] == "api" else session.upload_base
         url = base + route(route_id).path.format(**send.get("path_params", {}))
     headers = send.get("headers") or {}
-    with client:
+    if not isinstance(headers, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str | None) for k, v in headers.items()):
+        raise HeyGenError(f"send.headers must be a mapping of header names to strings; it is "
+                          f"{type(headers).__name__} here (check what it captured)")
+    key = send.get("key", "valid")
+    if url is not None and key == "valid":
+        _check_key_destination(str(url), session, captured)
+    # A generated file lives in a directory of this step's own, removed when the step ends
+    # (also on failure and on Ctrl-C/SIGTERM, which unwind as KeyboardInterrupt).
+    with tempfile.TemporaryDirectory(prefix="heygen-lab-media-") as scratch, \
+            session.client(key) as client:
         return client.exchange(
             route_id, url=url, path_params=send.get("path_params"), params=send.get("params"),
-            payload=_payload(send, contracts_dir), headers=headers,
-            auth=send.get("key", "valid") != "none",
+            payload=_payload(send, contracts_dir, Path(scratch)), headers=headers,
+            auth=key != "none",
         )
 
 
-def _payload(send: Mapping[str, Any], contracts_dir: Path) -> uploads.Payload | None:
+def _origin(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        return None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return None
+    return f"{parts.scheme}://{parts.hostname.lower()}:{port}"
+
+
+def _check_key_destination(url: str, session: Session, captured: Mapping[str, Any]) -> None:
+    """Refuse, before sending, a ``send.url`` that would carry the key off HeyGen's hosts.
+
+    Allowed: the configured API and upload hosts, and URLs that HeyGen itself returned earlier
+    in this case (a direct upload's signed storage URL, captured from its response)."""
+    allowed = {_origin(session.api_base), _origin(session.upload_base)}
+    allowed |= {_origin(v) for v in captured.values() if isinstance(v, str)}
+    allowed.discard(None)
+    origin = _origin(url)
+    if origin is None or origin not in allowed:
+        shown = urlsplit(url).hostname if origin else "a URL that is not http(s)"
+        raise HeyGenError(
+            f"refusing to send the API key to {shown}: a case's send.url with key: valid must "
+            "be on the configured HeyGen hosts or a URL HeyGen returned in this case; use "
+            "key: none (or invalid) for any other URL")
+
+
+def _payload(send: Mapping[str, Any], contracts_dir: Path,
+             scratch: Path) -> uploads.Payload | None:
     encoding = send.get("encoding", "none")
     if encoding == "none":
         return None
@@ -246,33 +292,49 @@ def _payload(send: Mapping[str, Any], contracts_dir: Path) -> uploads.Payload | 
         return uploads.json_body(send.get("json", {}))
     if encoding == "empty":
         return uploads.empty(send.get("content_type"))
-    media = load_media(_media_path(send, contracts_dir))
+    media = load_media(_media_path(send, contracts_dir, scratch))
     if encoding == "raw":
         return uploads.raw(media, content_type=send.get("content_type"))
     return uploads.multipart(media, file_field=send.get("file_field", "file"),
                              fields=send.get("fields"))
 
 
-_GENERATED = Path(tempfile.gettempdir()) / "heygen-lab-contract-media"
+def _inside(contracts_dir: Path, name: object, key: str) -> Path:
+    """``contracts_dir / name``, refused unless the name stays inside ``contracts_dir``: a
+    contract names its own media, never ``/etc/passwd`` or ``../secrets``. (Checked on the
+    name, so a ``media`` directory that is itself a symlink, as a test may set up, still works.)
+    """
+    root = Path(os.path.abspath(contracts_dir))
+    path = Path(os.path.normpath(root / str(name)))
+    if not path.is_relative_to(root) or path == root:
+        raise HeyGenError(f"send.{key} {name!r} is outside the contracts directory {root}; "
+                          "put the file under it (e.g. media/) and name it relatively")
+    return path
 
 
-def _media_path(send: Mapping[str, Any], contracts_dir: Path) -> Path:
+def _media_path(send: Mapping[str, Any], contracts_dir: Path, scratch: Path) -> Path:
     if "generate" in send:  # a large file made on demand: the source's bytes, then zeros
         spec = send["generate"]
-        source = contracts_dir / spec["from"]
-        target = _GENERATED / f"{source.stem}-{spec['size']}{source.suffix}"
-        if not target.is_file() or target.stat().st_size != spec["size"]:
-            _GENERATED.mkdir(parents=True, exist_ok=True)
-            head = source.read_bytes()[: spec["size"]]
-            partial = target.with_suffix(".part")
-            with partial.open("wb") as fh:
-                fh.write(head)
-                fh.truncate(spec["size"])
-            partial.replace(target)
+        size = spec["size"]
+        if not isinstance(size, int) or not 1 <= size <= MAX_GENERATED_BYTES:
+            raise HeyGenError(f"send.generate.size must be 1..{MAX_GENERATED_BYTES} bytes "
+                              f"(256 MiB), got {size!r}")
+        source = _inside(contracts_dir, spec["from"], "generate.from")
+        with source.open("rb") as fh:
+            head = fh.read(min(size, 1 << 20))
+        # A new file (O_EXCL, mode 0600) in this step's own 0700 directory, so a symlink planted
+        # in a shared temp path cannot redirect the write. Its name is stable: it is part of
+        # the upload's fingerprint in the cassettes.
+        target = scratch / f"{source.stem}-{size}{source.suffix}"
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                     0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(head)
+            out.truncate(size)
         return target
     if "file" not in send:
         raise HeyGenError("a step with a file encoding needs 'file' or 'generate'")
-    return contracts_dir / str(send["file"])
+    return _inside(contracts_dir, send["file"], "file")
 
 
 def _compare(expect: Mapping[str, Any], ex: Exchange) -> list[Difference]:

@@ -5,8 +5,11 @@ Spec syntax (``parse_faults``)::
     SPEC   := FAULT (";" FAULT)*
     FAULT  := KIND [":" OPTION ("," OPTION)*]
     KIND   := latency | error | rate_limit | drop
-    OPTION := rate=<0..1> | route=</path/prefix> | seconds=<float> | status=<400..599>
-              | retry_after=<int seconds> | times=<int>
+    OPTION := rate=<0..1> | route=</path/prefix> | seconds=<0..600> | status=<500..599>
+              | retry_after=<0..86400> | times=<int >= 1>
+
+Each kind takes only its own options: ``latency`` seconds, ``error`` status, ``rate_limit``
+retry_after, and every kind rate, route and times. A bad spec is a ValueError naming the token.
 
 e.g. ``"rate_limit:route=/v3/assets,retry_after=2,times=1;error:status=503,rate=0.5"``.
 
@@ -19,6 +22,7 @@ first ``error`` / ``rate_limit`` / ``drop`` that fires answers instead of the ro
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from collections.abc import Sequence
@@ -30,9 +34,15 @@ __all__ = ["FAULT_KINDS", "SYNTAX", "Fault", "FaultInjector", "parse_faults"]
 FaultKind = Literal["latency", "error", "rate_limit", "drop"]
 FAULT_KINDS: Final[tuple[str, ...]] = ("latency", "error", "rate_limit", "drop")
 SYNTAX: Final = ("KIND[:key=value,...][;KIND...] with KIND in latency|error|rate_limit|drop and "
-                 "keys rate, route, seconds, status, retry_after, times "
+                 "keys rate (0..1), route (/prefix), times (>= 1), plus seconds (latency, "
+                 "0..600), status (error, 500..599), retry_after (rate_limit, 0..86400) "
                  "(e.g. 'rate_limit:route=/v3/assets,retry_after=2,times=1;error:status=503')")
 _INTERNAL_PREFIXES: Final = ("/_storage", "/_files")
+MAX_SECONDS: Final = 600.0
+MAX_RETRY_AFTER: Final = 86_400
+#: The options each kind takes besides rate, route and times.
+_OWN_OPTIONS: Final = {"latency": {"seconds"}, "error": {"status"},
+                       "rate_limit": {"retry_after"}, "drop": set()}
 
 
 @dataclass(frozen=True)
@@ -50,17 +60,30 @@ class Fault:
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"fault kind {self.kind!r} is not one of {', '.join(FAULT_KINDS)}")
-        if not 0.0 <= self.rate <= 1.0:
+        for name in ("rate", "seconds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"fault {name} must be a number, got {value!r}")
+        for name in ("status", "retry_after", "times"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"fault {name} must be an integer, got {value!r}")
+        if not 0.0 <= self.rate <= 1.0:  # also refuses nan
             raise ValueError(f"fault rate must be within 0..1, got {self.rate!r}")
-        if self.route is not None and not self.route.startswith("/"):
+        if self.route is not None and (
+                not isinstance(self.route, str) or not self.route.startswith("/")
+                or any(c.isspace() or not c.isprintable() for c in self.route)):
             raise ValueError(f"fault route must be a path prefix starting with '/', got "
                              f"{self.route!r}")
-        if self.seconds < 0:
-            raise ValueError(f"fault seconds must be >= 0, got {self.seconds!r}")
-        if not 400 <= self.status <= 599:
-            raise ValueError(f"fault status must be within 400..599, got {self.status!r}")
-        if self.retry_after < 0:
-            raise ValueError(f"fault retry_after must be >= 0, got {self.retry_after!r}")
+        if not (math.isfinite(self.seconds) and 0 <= self.seconds <= MAX_SECONDS):
+            raise ValueError(f"fault seconds must be within 0..{MAX_SECONDS:g}, got "
+                             f"{self.seconds!r}")
+        if not 500 <= self.status <= 599:
+            raise ValueError(f"fault status must be a server error within 500..599, got "
+                             f"{self.status!r}")
+        if not 0 <= self.retry_after <= MAX_RETRY_AFTER:
+            raise ValueError(f"fault retry_after must be within 0..{MAX_RETRY_AFTER}, got "
+                             f"{self.retry_after!r}")
         if self.times is not None and self.times < 1:
             raise ValueError(f"fault times must be >= 1, got {self.times!r}")
 
@@ -92,7 +115,14 @@ def parse_faults(spec: str) -> tuple[Fault, ...]:
             key, eq, value = opt.partition("=")
             key = key.strip()
             if not eq or key not in _CONVERTERS:
-                raise ValueError(f"bad fault option {opt!r} in {token!r}; syntax: {SYNTAX}")
+                raise ValueError(f"bad fault option {opt!r} in {token!r}: unknown key "
+                                 f"{key!r}; syntax: {SYNTAX}")
+            if key not in {"rate", "route", "times"} | _OWN_OPTIONS[kind]:
+                raise ValueError(f"bad fault option {opt!r} in {token!r}: {kind} does not take "
+                                 f"{key!r}; syntax: {SYNTAX}")
+            if key in values:
+                raise ValueError(f"bad fault option {opt!r} in {token!r}: {key!r} is given "
+                                 f"twice; syntax: {SYNTAX}")
             try:
                 values[key] = _CONVERTERS[key](value.strip())
             except ValueError:

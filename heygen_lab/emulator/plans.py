@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final, Literal
 
-import yaml
+from heygen_lab import _yaml
 
 __all__ = ["FEATURES", "PLANS", "Billing", "PlanProfile", "load_plan", "resolve_plan"]
 
@@ -98,8 +98,17 @@ def resolve_plan(plan: str | PlanProfile) -> PlanProfile:
 def load_plan(path: str | Path) -> PlanProfile:
     """Read a profile from a YAML or JSON file (a mapping of :class:`PlanProfile` fields)."""
     p = Path(path)
-    text = p.read_text(encoding="utf-8")
-    raw: Any = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{p}: cannot be read as a plan file ({exc})") from None
+    if p.suffix == ".json":
+        try:
+            raw: Any = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise ValueError(f"{p}: not valid JSON ({exc})") from None
+    else:
+        raw = _yaml.load(text, str(p))  # YAMLInputError is a ValueError naming file:line
     if not isinstance(raw, dict):
         raise ValueError(f"{p}: a plan file must hold a mapping, got {type(raw).__name__}")
     valid = {f.name for f in fields(PlanProfile)}
@@ -111,10 +120,21 @@ def load_plan(path: str | Path) -> PlanProfile:
         value = raw.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise ValueError(f"{p}: {key} must be an integer, got {value!r}")
+    for key in ("name", "description", "billing"):
+        if key in raw and not isinstance(raw[key], str):
+            raise ValueError(f"{p}: {key} must be a string, got {type(raw[key]).__name__}")
     if "gated_features" in raw:
-        raw["gated_features"] = frozenset(raw["gated_features"] or ())
+        features = raw["gated_features"] or ()
+        if not isinstance(features, list | tuple) or not all(isinstance(f, str)
+                                                             for f in features):
+            raise ValueError(f"{p}: gated_features must be a list of feature names "
+                             f"({', '.join(FEATURES)})")
+        raw["gated_features"] = frozenset(features)
     if "provenance" in raw:
-        raw["provenance"] = {str(k): str(v) for k, v in (raw["provenance"] or {}).items()}
+        prov = raw["provenance"] or {}
+        if not isinstance(prov, dict):
+            raise ValueError(f"{p}: provenance must be a mapping of behaviour: source")
+        raw["provenance"] = {str(k): str(v) for k, v in prov.items()}
     try:
         return PlanProfile(**raw)
     except (TypeError, ValueError) as exc:

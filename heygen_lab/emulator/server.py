@@ -93,8 +93,15 @@ class Emulator:
         handler = type("_Handler", (_QuietHandler,), {"timeout": self.read_timeout})
         host = f"[{self.host}]" if ":" in self.host else self.host
         for kind, port in zip(("api", "upload"), self._ports, strict=True):
-            server = make_server(self.host, port, self.service.wsgi(kind),  # type: ignore[arg-type]
-                                 threaded=True, request_handler=handler)
+            try:
+                server = make_server(self.host, port, self.service.wsgi(kind),  # type: ignore[arg-type]
+                                     threaded=True, request_handler=handler)
+            except BaseException:  # a port taken: release the other one, start nothing
+                for bound in self._servers:
+                    bound.server_close()
+                self._servers.clear()
+                self._threads.clear()
+                raise
             self._servers.append(server)
             thread = threading.Thread(target=server.serve_forever,
                                       kwargs={"poll_interval": _POLL_INTERVAL},
@@ -111,8 +118,10 @@ class Emulator:
         if self._stopped:
             return
         self._stopped = True
-        # shutdown() blocks until the serving loop next polls: ask both servers at once.
-        stoppers = [threading.Thread(target=server.shutdown) for server in self._servers]
+        # shutdown() blocks until the serving loop next polls: ask both servers at once (only
+        # servers whose loop runs: shutdown() of one that never served would wait forever).
+        running = [s for s, t in zip(self._servers, self._threads, strict=False) if t.is_alive()]
+        stoppers = [threading.Thread(target=server.shutdown) for server in running]
         for thread in stoppers:
             thread.start()
         for thread in [*stoppers, *self._threads]:

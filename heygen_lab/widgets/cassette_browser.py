@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from heygen_lab._yaml import YAMLInputError
+from heygen_lab._yaml import load as load_yaml
 from heygen_lab.cassettes.fingerprints import FINGERPRINT_PREFIX
 from heygen_lab.cassettes.recorder import FILTERED_HEADERS
 from heygen_lab.contracts import default_dir
@@ -56,8 +56,10 @@ def list_cassettes(directory: str | os.PathLike[str]) -> list[str]:
 def read_cassette(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A cassette file as data (``yaml.safe_load``); ValueError says why it can't be read."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        data = load_yaml(Path(path).read_text(encoding="utf-8"), Path(path).name)
+    except YAMLInputError as exc:
+        raise ValueError(f"{Path(path).name}: not a readable cassette ({exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"{Path(path).name}: not a readable cassette ({type(exc).__name__}: "
                          f"{' '.join(str(exc).split())[:200]})") from None
     if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
