@@ -1,5 +1,8 @@
 """Check your own HeyGen code offline: answer its HTTP calls in process (what moto is to AWS).
 
+The module is ``emulation`` and the function ``heygen_lab.emulate``: a submodule named like the
+function would replace it on ``heygen_lab`` as soon as it was imported.
+
 ::
 
     with heygen_lab.emulate(strict=True) as emu:
