@@ -33,7 +33,6 @@ from __future__ import annotations
 import functools
 import inspect
 import io
-import json
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -47,7 +46,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 from heygen_lab.cassettes.fingerprints import fingerprint
 from heygen_lab.diagnose import Diagnosis, Sent, diagnose
 from heygen_lab.emulator import Emulator
-from heygen_lab.envelopes import ErrorRecord, decode
+from heygen_lab.envelopes import ErrorRecord, decode, decode_body
 from heygen_lab.errors import ContractViolation
 from heygen_lab.routes import match
 
@@ -109,9 +108,7 @@ class EmulatedRequest:
     @property
     def error(self) -> ErrorRecord | None:
         """HeyGen's error, normalised, or ``None`` for a success."""
-        raw = self.response if isinstance(self.response, bytes) else json.dumps(
-            self.response).encode()
-        return decode(self.status, raw).error
+        return decode_body(self.status, self.response).error
 
 
 @dataclass(frozen=True)
@@ -167,18 +164,21 @@ def _sent_keys(headers: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(k for k in keys if k.strip())
 
 
+_ENCODINGS: Final[Mapping[str, Literal["raw", "multipart", "json", "empty"]]] = {
+    "multipart": "multipart", "multipart-malformed": "multipart", "json": "json",
+    "empty": "empty"}
+
+
 def _sent(kind: HostKind, method: str, path: str, fp: Mapping[str, Any]) -> Sent:
     """What ``diagnose()`` needs to know about a request."""
     storage = kind == "api" and path.startswith("/_storage/")
     route = None if storage else match(method, kind, path)
-    encoding = {"multipart": "multipart", "multipart-malformed": "multipart", "json": "json",
-                "empty": "empty"}.get(fp.get("encoding", ""), "raw")
+    encoding = _ENCODINGS.get(str(fp.get("encoding")), "raw")
     parts = tuple(str(p.get("name") or "") for p in fp.get("parts", ()))
     size = fp.get("size")
     return Sent(route="direct-put" if storage else (route.id if route else None),
                 host="storage" if storage else kind, path=path,
-                encoding=encoding,  # type: ignore[arg-type]
-                parts=parts, content_type=fp.get("content_type"),
+                encoding=encoding, parts=parts, content_type=fp.get("content_type"),
                 size=size if isinstance(size, int) else None)
 
 
@@ -255,10 +255,10 @@ class _Router:
         path = urlsplit(url).path or "/"
         decoded = decode(answer.status, answer.body,
                          request_id=dict(answer.headers).get("X-Request-Id"))
-        diagnosis = None
-        if decoded.error is not None:
+        error, diagnosis = decoded.error, None
+        if error is not None:
             sent = _sent(kind, method, path, fp)
-            diagnosis = diagnose(decoded.error, sent) or _local_diagnosis(decoded.error, sent)
+            diagnosis = diagnose(error, sent) or _local_diagnosis(error, sent)
         mistake = diagnosis is not None and emulation.is_mistake(diagnosis.id, bool(
             _sent_keys(lower)))
         response = decoded.body if decoded.body is not None else answer.body.decode(
@@ -271,10 +271,9 @@ class _Router:
             diagnosis=diagnosis, raised=mistake)
         with self.lock:
             emulation.log.append(entry)
-        if mistake:
-            assert diagnosis is not None and decoded.error is not None
+        if mistake and error is not None and diagnosis is not None:
             raise ContractViolation(
-                f"{method} {entry.url} -> HTTP {answer.status}: {decoded.error.describe()}. "
+                f"{method} {entry.url} -> HTTP {answer.status}: {error.describe()}. "
                 f"{diagnosis.cause}. Fix: {diagnosis.remedy} [strict mode: {diagnosis.id}; to "
                 f"let it through, emulate(strict=True, allow={{{diagnosis.id!r}}})]",
                 diagnosis=diagnosis, request=entry)
