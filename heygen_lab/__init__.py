@@ -27,6 +27,7 @@ _EXPORTS = {
     "ErrorRecord": "heygen_lab.envelopes",
     "RetryPolicy": "heygen_lab.retry",
     "Emulator": "heygen_lab.emulator",
+    "emulate": "heygen_lab.emulation",
     "run_check": "heygen_lab.contracts",
     "HeyGenError": "heygen_lab.errors",
     "ConfigurationError": "heygen_lab.errors",
@@ -45,6 +46,7 @@ _EXPORTS = {
     "PayloadTooLargeError": "heygen_lab.errors",
     "RateLimitError": "heygen_lab.errors",
     "ServerError": "heygen_lab.errors",
+    "ContractViolation": "heygen_lab.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
     from heygen_lab.client import VIAS, Asset, Exchange, HeyGenClient, Page, VideoStatus
     from heygen_lab.contracts import run_check
     from heygen_lab.diagnose import Diagnosis, Sent, diagnose
+    from heygen_lab.emulation import emulate
     from heygen_lab.emulator import Emulator
     from heygen_lab.envelopes import ErrorRecord
     from heygen_lab.errors import (
@@ -62,6 +65,7 @@ if TYPE_CHECKING:
         ConfigurationError,
         ConflictError,
         ConnectError,
+        ContractViolation,
         HeyGenError,
         InsufficientCreditError,
         InvalidRequestError,
@@ -77,6 +81,20 @@ if TYPE_CHECKING:
     from heygen_lab.media import Media, load_media
     from heygen_lab.retry import RetryPolicy
     from heygen_lab.settings import Settings
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext heygen_lab``: registers the ``%heygen_emulate`` line magic."""
+    from heygen_lab.ipython import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext heygen_lab``: stops a running ``%heygen_emulate``."""
+    from heygen_lab.ipython import unload_ipython_extension as unload
+
+    unload(ipython)
 
 
 def __getattr__(name: str) -> Any:

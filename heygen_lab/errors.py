@@ -353,3 +353,17 @@ def error_for(
         cls = ServerError if status >= 500 else _BY_STATUS.get(status, APIError)
     return cls(method=method, url=url, record=record, diagnosis=diagnosis,
                retry_after=retry_after, redactor=redactor)
+
+
+class ContractViolation(HeyGenError):
+    """``heygen_lab.emulate(strict=True)``: the code under test sent a request HeyGen refuses
+    for a known mistake. Raised out of the call that sent it, instead of HeyGen's answer.
+
+    ``diagnosis`` says what is wrong (``.id``, ``.cause``, ``.remedy``); ``request`` is the
+    recorded :class:`heygen_lab.emulate.EmulatedRequest` (key redacted).
+    """
+
+    def __init__(self, message: str, *, diagnosis: Diagnosis, request: object) -> None:
+        super().__init__(message)
+        self.diagnosis = diagnosis
+        self.request = request

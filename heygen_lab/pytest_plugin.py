@@ -6,6 +6,11 @@ names its contract directory (``--heygen-contracts DIR`` or the ini option
 ``--heygen-mode replay`` (default: cassettes, no network, no key), ``emulator`` or ``live``
 (``HEYGEN_API_KEY``; cases that spend credits or change the account are skipped unless
 ``--heygen-allow-billed``). A failing case prints expected vs observed field by field.
+
+For tests of your own code: the ``heygen_emulated`` fixture (or the marker
+``@pytest.mark.heygen_emulate(**options)``) answers HeyGen's hosts in process for the test, strict
+by default (:func:`heygen_lab.emulate`); override the ``heygen_emulated_options`` fixture to
+change the defaults for a module or a whole suite.
 """
 
 from __future__ import annotations
@@ -19,7 +24,10 @@ import pytest
 if TYPE_CHECKING:
     from heygen_lab.client import HeyGenClient
     from heygen_lab.contracts import Case, CaseResult
+    from heygen_lab.emulation import Emulation
     from heygen_lab.emulator import Emulator
+
+EMULATE_MARKER = "heygen_emulate"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -36,6 +44,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("heygen_contracts", "contract directory to collect", default="")
     parser.addini("heygen_cassettes", "cassette directory for replay", default="")
     parser.addini("heygen_mode", "default mode: replay, emulator or live", default="replay")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{EMULATE_MARKER}(**options): answer HeyGen's hosts in process for this test "
+        "(heygen_lab.emulate; strict unless strict=False)")
 
 
 def _contracts_dir(config: pytest.Config) -> Path | None:
@@ -124,3 +138,31 @@ def heygen_client(heygen_emulator: Emulator) -> Iterator[HeyGenClient]:
     """A client pointed at :func:`heygen_emulator` with its demo key."""
     with heygen_emulator.client() as client:
         yield client
+
+
+@pytest.fixture
+def heygen_emulated_options() -> dict[str, Any]:
+    """The :func:`heygen_lab.emulate` options of :func:`heygen_emulated`; override to change."""
+    return {"strict": True}
+
+
+@pytest.fixture
+def heygen_emulated(request: pytest.FixtureRequest,
+                    heygen_emulated_options: dict[str, Any]) -> Iterator[Emulation]:
+    """HeyGen's hosts answered in process for the test (strict by default); yields the emulation.
+
+    Options: ``heygen_emulated_options``, then the ``heygen_emulate`` marker's keywords.
+    """
+    from heygen_lab.emulation import emulate
+
+    marker = request.node.get_closest_marker(EMULATE_MARKER)
+    options = {"strict": True, **heygen_emulated_options, **(marker.kwargs if marker else {})}
+    with emulate(**options) as emu:
+        yield emu
+
+
+@pytest.fixture(autouse=True)
+def _heygen_emulate_marker(request: pytest.FixtureRequest) -> None:
+    """``@pytest.mark.heygen_emulate(...)`` on a test: the same as asking for heygen_emulated."""
+    if request.node.get_closest_marker(EMULATE_MARKER) is not None:
+        request.getfixturevalue("heygen_emulated")

@@ -14,7 +14,8 @@ EXPECTED = {
     "InvalidRequestError", "TransportError", "ConnectError", "RequestTimeout", "APIError",
     "BadRequestError",
     "AuthenticationError", "InsufficientCreditError", "PermissionDeniedError", "NotFoundError",
-    "ConflictError", "PayloadTooLargeError", "RateLimitError", "ServerError",
+    "ConflictError", "PayloadTooLargeError", "RateLimitError", "ServerError", "emulate",
+    "ContractViolation",
 }
 
 
