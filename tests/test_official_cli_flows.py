@@ -58,6 +58,7 @@ import gzip
 import http.client
 import json
 import random
+import shlex
 import socket
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -130,6 +131,48 @@ class Invocation:
     flags: Mapping[str, Any] = field(default_factory=dict)
     data: Mapping[str, Any] | None = None  # -d/--data
     force: bool = False  # --force (destructive commands, non-interactive)
+    human: bool = False  # --human: same request, a table instead of JSON
+    wait: bool = False  # --wait (commands with a poll config)
+
+
+def parse(line: str) -> Invocation:
+    """``heygen <command> <args> --flag value ...`` -> :class:`Invocation` (cobra's reading:
+    the longest known command path, then positional args and ``--name value``/``--name=value``;
+    the spec's int flags parse as ints)."""
+    words = shlex.split(line)
+    assert words[0] == "heygen", line
+    commands = {f"{op.group} {op.command}" for op in load_spec().operations.values()}
+    size = max((n for n in range(1, len(words)) if " ".join(words[1:n + 1]) in commands),
+               default=0)
+    if not size:
+        raise CliUsageError(f"unknown command: {line}")
+    inv = Invocation(" ".join(words[1:size + 1]))
+    types = {f.name: f.type for f in operation(inv.command).flags}
+    args: list[str] = []
+    flags: dict[str, Any] = {}
+    rest = iter(words[size + 1:])
+    for word in rest:
+        if not word.startswith("-"):
+            args.append(word)
+            continue
+        name, has_value, value = word.lstrip("-").partition("=")
+        if name in ("force", "human", "wait"):
+            if name == "wait" and inv.command not in POLL_CONFIGS:
+                raise CliUsageError(f"unknown flag: --{name}")
+            setattr(inv, name, value != "false")
+            continue
+        if not has_value:
+            value = next(rest, "")
+        if name in ("d", "data"):
+            inv.data = json.loads(value)
+        elif name == "timeout":
+            continue  # --wait's budget; the replay keeps the default (WAIT_TIMEOUT)
+        elif types.get(name) == "int":
+            flags[name] = int(value)
+        else:
+            flags[name] = value
+    inv.args, inv.flags = args, flags
+    return inv
 
 
 def operation(command: str) -> Operation:
@@ -167,13 +210,15 @@ def _query_value(flag_type: str, value: Any) -> list[str]:
     return [str(value)]
 
 
-def build_request(inv: Invocation, *, base: str, api_key: str = DEMO_KEY, origin: str = "",
-                  boundary_seed: int = 0, enforce_required: bool = True) -> CliRequest:
-    """The request ``heygen <inv>`` sends, from the spec's method, endpoint and flags.
+def build_request(line: str | Invocation, *, base: str, api_key: str = DEMO_KEY,
+                  origin: str = "", boundary_seed: int = 0,
+                  enforce_required: bool = True) -> CliRequest:
+    """The request ``heygen ...`` sends, from the spec's method, endpoint and flags.
 
     ``enforce_required=False`` skips cobra's required-flag check, to send what the client
     itself never would (the server must refuse it too).
     """
+    inv = parse(line) if isinstance(line, str) else line
     op = operation(inv.command)
     flags = {f.name: f for f in op.flags}
     if len(inv.args) != len(op.path_params):  # cobra.ExactArgs
@@ -429,11 +474,6 @@ def emu(clock: ManualClock) -> Iterator[Emulator]:
         yield emulator
 
 
-def run(emu: Emulator, inv: Invocation, **kwargs: Any) -> Any:
-    """``heygen <inv>`` with HEYGEN_API_BASE at the emulator: build, send, read."""
-    return run_request(emu, build_request(inv, base=emu.api_base, **kwargs))
-
-
 def run_request(emu: Emulator, request: CliRequest) -> Any:
     conn = Connection(emu.api_base)
     try:
@@ -442,23 +482,40 @@ def run_request(emu: Emulator, request: CliRequest) -> Any:
         conn.close()
 
 
+def run(emu: Emulator, line: str, **kwargs: Any) -> Any:
+    """``HEYGEN_API_BASE=<emulator> HEYGEN_ALLOW_HTTP=1 <line>``: build, send, read; returns
+    what it prints (the JSON; with ``--human`` see :func:`human_table`)."""
+    return run_request(emu, build_request(line, base=emu.api_base, **kwargs))
+
+
+def run_wait(emu: Emulator, clock: ManualClock, line: str,
+             jitter: float = 1.0) -> tuple[Any, list[str]]:
+    """A ``--wait`` command line, polling as the client polls (see :func:`execute_and_wait`)."""
+    assert parse(line).wait, line
+    conn = Connection(emu.api_base)  # one `heygen` process
+    try:
+        return execute_and_wait(conn, build_request(line, base=emu.api_base), clock, jitter)
+    finally:
+        conn.close()
+
+
 # ------------------------------------------------------------------ the flows
 def test_requests_are_the_clients_bytes(emu: Emulator, png: Path) -> None:
     """The helper's output, pinned against the client's rules once, by hand."""
     base = emu.api_base
-    me = build_request(Invocation("user me get"), base=base)
+    me = build_request("heygen user me get", base=base)
     assert me.wire().decode() == (
         f"GET /v3/users/me HTTP/1.1\r\nHost: {urlsplit(base).netloc}\r\n"
         f"User-Agent: heygen-cli/dev\r\nX-Api-Key: {DEMO_KEY}\r\nX-Heygen-Source: cli\r\n"
         "Accept-Encoding: gzip\r\n\r\n")
 
-    listing = build_request(Invocation("asset list", flags={"username": "a b", "limit": 5}),
-                            base=base, origin="claude_code")
+    listing = build_request("heygen asset list --username 'a b' --limit=5 --human", base=base,
+                            origin="claude_code")
     assert listing.target == "/v3/assets?limit=5&username=a+b"
     assert listing.header("X-Heygen-Client-Origin") == "claude_code"
     assert listing.header("Content-Type") is None and listing.body == b""
 
-    upload = build_request(Invocation("asset create", flags={"file": str(png)}), base=base)
+    upload = build_request(f"heygen asset create --file {png}", base=base)
     boundary = upload.header("Content-Type").split("boundary=")[1]  # type: ignore[union-attr]
     assert len(boundary) == 60 and int(boundary, 16) >= 0
     assert upload.body.startswith(
@@ -467,104 +524,117 @@ def test_requests_are_the_clients_bytes(emu: Emulator, png: Path) -> None:
     assert upload.body.endswith(png.read_bytes() + f"\r\n--{boundary}--\r\n".encode())
     assert upload.header("Content-Length") == str(len(upload.body))
 
-    video = build_request(Invocation("video create", data={"voice_id": "v", "type": "avatar",
-                                                           "script": "A & B", "n": 2.0}),
-                          base=base)
+    data = '{"voice_id": "v", "type": "avatar", "script": "A & B", "n": 2.0}'
+    video = build_request(f"heygen video create -d '{data}' --wait", base=base)
+    assert (video.method, video.target) == ("POST", "/v3/videos")
     assert video.body == b'{"n":2,"script":"A \\u0026 B","type":"avatar","voice_id":"v"}'
     assert video.header("Content-Type") == "application/json"
 
-    deleting = build_request(Invocation("asset delete", ["x/y"], force=True), base=base)
+    deleting = build_request("heygen asset delete x/y --force", base=base)
     assert (deleting.method, deleting.target, deleting.body) == ("DELETE", "/v3/assets/x%2Fy",
                                                                   b"")
     # What the client refuses before sending anything.
-    for inv in (Invocation("asset list"), Invocation("asset get"),
-                Invocation("asset delete", ["x"]), Invocation("video create"),
-                Invocation("voice list", flags={"type": "secret"})):
+    for line in ("heygen asset list", "heygen asset get", "heygen asset delete x",
+                 "heygen video create", "heygen voice list --type secret",
+                 "heygen asset list --username u --wait", "heygen asset get a --nope 1"):
         with pytest.raises(CliUsageError):
-            build_request(inv, base=base)
+            build_request(line, base=base)
 
 
 def test_user_me_get(emu: Emulator) -> None:
-    printed = run(emu, Invocation("user me get"))
-    user = printed["data"]
-    assert user["username"] and user["email"]
+    user = run(emu, "heygen user me get")["data"]
+    assert user["username"] and user["email"] and user["billing_type"]
 
 
 def test_asset_create_get_list_delete(emu: Emulator, png: Path) -> None:
-    username = run(emu, Invocation("user me get"))["data"]["username"]
+    username = run(emu, "heygen user me get")["data"]["username"]
 
-    created = run(emu, Invocation("asset create", flags={"file": str(png)}))
+    created = run(emu, f"heygen asset create --file {png}")
     asset_id = json_path(created, "data.asset_id")
     assert json_path(created, "data.url").startswith("http://127.0.0.1:")
 
-    got = run(emu, Invocation("asset get", [asset_id]))
-    assert got["data"]["id"] == asset_id and got["data"]["name"] == png.name
+    got = run(emu, f"heygen asset get {asset_id}")["data"]
+    assert (got["id"], got["name"]) == (asset_id, png.name)
 
-    listed = run(emu, Invocation("asset list", flags={"username": username}))
+    listed = run(emu, f"heygen asset list --username {username}")
     assert [a["id"] for a in listed["data"]] == [asset_id]
 
     # --human: the same request; the table reads id, name, type, owner, uploaded_at.
-    table = human_table("asset list", listed)
+    table = human_table("asset list", run(emu, f"heygen asset list --username {username} "
+                                               "--human"))
     assert table == [{"ID": asset_id, "Name": png.name, "Type": "image", "Owner": username,
                       "Uploaded": "2026-01-01 00:00"}]
     assert all(cell for row in table for cell in row.values())
 
-    deleted = run(emu, Invocation("asset delete", [asset_id], force=True))
-    assert deleted["data"]
+    assert run(emu, f"heygen asset delete {asset_id} --force")["data"]
     with pytest.raises(CliError) as gone:
-        run(emu, Invocation("asset get", [asset_id]))
+        run(emu, f"heygen asset get {asset_id}")
     assert (gone.value.http_status, gone.value.code, gone.value.exit_code) == (404, "not_found", 1)
-    assert run(emu, Invocation("asset list", flags={"username": username}))["data"] == []
+    assert run(emu, f"heygen asset list --username {username}")["data"] == []
+
+
+def test_asset_create_keeps_a_quoted_non_ascii_file_name(emu: Emulator, png: Path,
+                                                         tmp_path: Path) -> None:
+    """Go escapes ``"`` and ``\\`` in the part's filename and sends it as raw UTF-8."""
+    odd = tmp_path / 'launch "v2" \\ café.png'
+    odd.write_bytes(png.read_bytes())
+    line = f"heygen asset create --file {shlex.quote(str(odd))}"
+    assert b'filename="launch \\"v2\\" \\\\ caf\xc3\xa9.png"' in build_request(
+        line, base=emu.api_base).body
+    asset_id = json_path(run(emu, line), "data.asset_id")
+    assert run(emu, f"heygen asset get {asset_id}")["data"]["name"] == odd.name
 
 
 @pytest.mark.parametrize("command", ["avatar list", "avatar looks list", "voice list"])
 def test_catalogue_lists_fill_the_human_table(emu: Emulator, command: str) -> None:
-    printed = run(emu, Invocation(command))
-    table = human_table(command, printed)
+    assert run(emu, f"heygen {command}")["data"]
+    table = human_table(command, run(emu, f"heygen {command} --human"))
     assert table
     for row in table:
         assert all(row.values()), f"heygen {command} --human prints an empty cell: {row}"
 
 
-@pytest.mark.parametrize("jitter", [JITTER[0], 1.0, JITTER[1]])
-def test_video_create_wait_then_get(emu: Emulator, clock: ManualClock, jitter: float) -> None:
-    look = run(emu, Invocation("avatar looks list", flags={"limit": 1}))["data"][0]
-    voice = run(emu, Invocation("voice list", flags={"language": "English", "limit": 1}))
-    body = {"type": "avatar", "avatar_id": look["id"], "voice_id": voice["data"][0]["voice_id"],
+# Statuses --wait reads, by jitter: the emulator renders pending < 5 s <= processing < 30 s,
+# the client waits 2, 4, 8, 16, 30 ... s times the jitter between polls.
+@pytest.mark.parametrize(("jitter", "statuses"), [
+    (JITTER[0], ["pending"] * 3 + ["processing"] * 2 + ["completed"]),  # 0 1.5 4.5 10.5 22.5 45
+    (1.0, ["pending"] * 2 + ["processing"] * 2 + ["completed"]),  # 0 2 6 14 30
+    (JITTER[1], ["pending"] * 2 + ["processing"] * 2 + ["completed"]),  # 0 2.5 7.5 17.5 37.5
+])
+def test_video_create_wait_then_get(emu: Emulator, clock: ManualClock, jitter: float,
+                                    statuses: list[str]) -> None:
+    look = run(emu, "heygen avatar looks list --limit 1")["data"][0]
+    voice = run(emu, "heygen voice list --language English --limit 1")["data"][0]
+    body = {"type": "avatar", "avatar_id": look["id"], "voice_id": voice["voice_id"],
             "script": "Hello from the official client, replayed."}
-    request = build_request(Invocation("video create", data=body), base=emu.api_base)
-    assert json.loads(request.body) == body  # no flags: -d is the body, key for key
+    line = f"heygen video create -d {shlex.quote(json.dumps(body))} --wait"
+    assert json.loads(build_request(line, base=emu.api_base).body) == body  # -d is the body
 
-    conn = Connection(emu.api_base)  # one `heygen video create --wait` process
-    try:
-        done, statuses = execute_and_wait(conn, request, clock, jitter)
-    finally:
-        conn.close()
-    assert statuses[0] == "pending" and statuses[-1] == "completed"
-    assert set(statuses) <= {"pending", "processing", "completed"}
-    video_id = done["data"]["id"]
-    assert done["data"]["video_url"] and done["data"]["thumbnail_url"]
+    done, seen = run_wait(emu, clock, line, jitter)
+    assert seen == statuses
+    video = done["data"]
+    assert video["status"] == "completed" and video["video_url"] and video["thumbnail_url"]
 
-    printed = run(emu, Invocation("video get", [video_id]))
+    printed = run(emu, f"heygen video get {video['id']}")
     assert json_path(printed, "data.status") == "completed"
     assert json_path(printed, "data.video_url").startswith("http://127.0.0.1:")
+    assert json_path(printed, "data.thumbnail_url").startswith("http://127.0.0.1:")
 
 
 def test_video_create_wait_reports_a_failed_render(emu: Emulator, clock: ManualClock) -> None:
     body = {"type": "avatar", "avatar_id": "emu_avatar_anna", "voice_id": "emu_voice_en_f",
             "script": "This one will [fail] to render."}
-    request = build_request(Invocation("video create", data=body), base=emu.api_base)
     with pytest.raises(PollFailed) as failed:
-        execute_and_wait(Connection(emu.api_base), request, clock)
+        run_wait(emu, clock, f"heygen video create -d {shlex.quote(json.dumps(body))} --wait")
     printed = failed.value.printed["data"]
-    assert printed["status"] == "failed" and printed["failure_code"] and printed[
-        "failure_message"]
+    assert printed["status"] == "failed"
+    assert printed["failure_code"] and printed["failure_message"]
 
 
 def test_errors_are_classified_as_the_client_would(emu: Emulator) -> None:
     # The client never sends `asset list` without --username (cobra stops it); sent anyway,
     # the emulator refuses it as HeyGen does, and the client would print a validation error.
-    request = build_request(Invocation("asset list"), base=emu.api_base, enforce_required=False)
+    request = build_request("heygen asset list", base=emu.api_base, enforce_required=False)
     assert request.target == "/v3/assets"
     with pytest.raises(CliError) as refused:
         run_request(emu, request)
@@ -575,6 +645,6 @@ def test_errors_are_classified_as_the_client_would(emu: Emulator) -> None:
     assert error.request_id  # the client shows X-Request-Id with the error
 
     with pytest.raises(CliError) as denied:
-        run(emu, Invocation("user me get"), api_key="not-a-key")
+        run(emu, "heygen user me get", api_key="not-a-key")
     assert (denied.value.http_status, denied.value.exit_code) == (401, 3)
     assert denied.value.code == "authentication_failed"
