@@ -79,7 +79,61 @@ _ROUTES = (
     Route("v3-me", "GET", "api", "/v3/users/me", "v3", "current user and billing", "UserMeGet"),
 )
 
-ROUTES: dict[str, Route] = {r.id: r for r in _ROUTES}
+
+def _kebab(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", name).lower()
+
+
+# v3 operations the contracts name. They are listed here, with their generic ids, because a
+# contract file's routes must be ids of this table (the contract schema is built from it at
+# import, before the spec is loaded); method and path are the spec's, checked against it when
+# the operation routes are first built. match() leaves them out: it keeps its old answers.
+_SPEC_ROWS = (
+    ("GET", "/v3/assets/search", "AssetSearch"),
+    ("GET", "/v3/assets/statuses", "AssetStatusesList"),
+    ("DELETE", "/v3/videos/{video_id}", "VideoDelete"),
+    ("GET", "/v3/videos/statuses", "VideoStatusesList"),
+    ("GET", "/v3/avatars/{group_id}", "AvatarGet"),
+    ("GET", "/v3/avatars/looks/{look_id}", "AvatarLooksGet"),
+    ("GET", "/v3/voices/{voice_id}", "VoiceGet"),
+    ("POST", "/v3/voices/speech", "VoiceSpeechCreate"),
+    ("POST", "/v3/webhooks/endpoints", "WebhookEndpointsCreate"),
+    ("GET", "/v3/webhooks/endpoints", "WebhookEndpointsList"),
+    ("DELETE", "/v3/webhooks/endpoints/{endpoint_id}", "WebhookEndpointsDelete"),
+    ("POST", "/v3/webhooks/endpoints/{endpoint_id}/rotate-secret", "WebhookEndpointsRotateSecret"),
+    ("GET", "/v3/webhooks/event-types", "WebhookEventTypesList"),
+    ("POST", "/v3/video-translations", "VideoTranslateCreate"),
+    ("GET", "/v3/video-translations/{video_translation_id}", "VideoTranslateGet"),
+    ("GET", "/v3/video-translations", "VideoTranslateList"),
+    ("DELETE", "/v3/video-translations/{video_translation_id}", "VideoTranslateDelete"),
+    ("GET", "/v3/video-translations/languages", "VideoTranslateLanguagesList"),
+    ("POST", "/v3/lipsyncs", "LipsyncCreate"),
+    ("GET", "/v3/lipsyncs/{lipsync_id}", "LipsyncGet"),
+    ("GET", "/v3/lipsyncs", "LipsyncList"),
+    ("DELETE", "/v3/lipsyncs/{lipsync_id}", "LipsyncDelete"),
+    ("POST", "/v3/background-removals", "BackgroundRemovalCreate"),
+    ("GET", "/v3/background-removals/{job_id}", "BackgroundRemovalGet"),
+    ("GET", "/v3/background-removals", "BackgroundRemovalList"),
+    ("POST", "/v3/ai-clipping", "AiClippingCreate"),
+    ("GET", "/v3/ai-clipping/{job_id}", "AiClippingGet"),
+    ("GET", "/v3/ai-clipping", "AiClippingList"),
+    ("POST", "/v3/video-agents", "VideoAgentCreate"),
+    ("GET", "/v3/video-agents/{session_id}", "VideoAgentGet"),
+    ("GET", "/v3/video-agents", "VideoAgentList"),
+    ("GET", "/v3/video-agents/styles", "VideoAgentStylesList"),
+    ("GET", "/v3/templates", "TemplateList"),
+    ("GET", "/v3/templates/{template_id}", "TemplateGet"),
+    ("POST", "/v3/templates/{template_id}", "TemplateGenerate"),
+    ("GET", "/v3/brand-kits", "BrandKitsList"),
+    ("GET", "/v3/brand-glossaries", "BrandGlossariesList"),
+    ("GET", "/v3/audio/sounds", "AudioSoundsList"),
+)
+_CONTRACT_ROUTES = tuple(
+    Route(f"v3-{_kebab(op)}", method, "api", path, "v3", _kebab(op).replace("-", " "), op)
+    for method, path, op in _SPEC_ROWS
+)
+
+ROUTES: dict[str, Route] = {r.id: r for r in (*_ROUTES, *_CONTRACT_ROUTES)}
 
 
 def route(route_id: str) -> Route:
@@ -104,15 +158,16 @@ def operation_route(name: str) -> Route:
     return _operation_routes()[name]
 
 
-def _kebab(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", name).lower()
-
-
 @functools.cache
 def _operation_routes() -> dict[str, Route]:
     from heygen_lab.spec import load_spec  # loads jsonschema: only when a v3 operation is asked
 
-    named = {r.operation: r for r in _ROUTES if r.operation}
+    named = {r.operation: r for r in ROUTES.values() if r.operation}
+    spec = {op.name: op for op in load_spec()}
+    for name, row in named.items():
+        if (row.method, row.path) != (spec[name].method, spec[name].endpoint):
+            raise ValueError(f"route {row.id}: {row.method} {row.path} is not the spec's "
+                             f"{spec[name].method} {spec[name].endpoint} for {name}")
     return {
         op.name: named.get(op.name) or Route(
             f"v3-{_kebab(op.name)}", op.method, "api", op.endpoint, "v3",
