@@ -84,56 +84,7 @@ def _kebab(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", name).lower()
 
 
-# v3 operations the contracts name. They are listed here, with their generic ids, because a
-# contract file's routes must be ids of this table (the contract schema is built from it at
-# import, before the spec is loaded); method and path are the spec's, checked against it when
-# the operation routes are first built. match() leaves them out: it keeps its old answers.
-_SPEC_ROWS = (
-    ("GET", "/v3/assets/search", "AssetSearch"),
-    ("GET", "/v3/assets/statuses", "AssetStatusesList"),
-    ("DELETE", "/v3/videos/{video_id}", "VideoDelete"),
-    ("GET", "/v3/videos/statuses", "VideoStatusesList"),
-    ("GET", "/v3/avatars/{group_id}", "AvatarGet"),
-    ("GET", "/v3/avatars/looks/{look_id}", "AvatarLooksGet"),
-    ("GET", "/v3/voices/{voice_id}", "VoiceGet"),
-    ("POST", "/v3/voices/speech", "VoiceSpeechCreate"),
-    ("POST", "/v3/webhooks/endpoints", "WebhookEndpointsCreate"),
-    ("GET", "/v3/webhooks/endpoints", "WebhookEndpointsList"),
-    ("DELETE", "/v3/webhooks/endpoints/{endpoint_id}", "WebhookEndpointsDelete"),
-    ("POST", "/v3/webhooks/endpoints/{endpoint_id}/rotate-secret", "WebhookEndpointsRotateSecret"),
-    ("GET", "/v3/webhooks/event-types", "WebhookEventTypesList"),
-    ("POST", "/v3/video-translations", "VideoTranslateCreate"),
-    ("GET", "/v3/video-translations/{video_translation_id}", "VideoTranslateGet"),
-    ("GET", "/v3/video-translations", "VideoTranslateList"),
-    ("DELETE", "/v3/video-translations/{video_translation_id}", "VideoTranslateDelete"),
-    ("GET", "/v3/video-translations/languages", "VideoTranslateLanguagesList"),
-    ("POST", "/v3/lipsyncs", "LipsyncCreate"),
-    ("GET", "/v3/lipsyncs/{lipsync_id}", "LipsyncGet"),
-    ("GET", "/v3/lipsyncs", "LipsyncList"),
-    ("DELETE", "/v3/lipsyncs/{lipsync_id}", "LipsyncDelete"),
-    ("POST", "/v3/background-removals", "BackgroundRemovalCreate"),
-    ("GET", "/v3/background-removals/{job_id}", "BackgroundRemovalGet"),
-    ("GET", "/v3/background-removals", "BackgroundRemovalList"),
-    ("POST", "/v3/ai-clipping", "AiClippingCreate"),
-    ("GET", "/v3/ai-clipping/{job_id}", "AiClippingGet"),
-    ("GET", "/v3/ai-clipping", "AiClippingList"),
-    ("POST", "/v3/video-agents", "VideoAgentCreate"),
-    ("GET", "/v3/video-agents/{session_id}", "VideoAgentGet"),
-    ("GET", "/v3/video-agents", "VideoAgentList"),
-    ("GET", "/v3/video-agents/styles", "VideoAgentStylesList"),
-    ("GET", "/v3/templates", "TemplateList"),
-    ("GET", "/v3/templates/{template_id}", "TemplateGet"),
-    ("POST", "/v3/templates/{template_id}", "TemplateGenerate"),
-    ("GET", "/v3/brand-kits", "BrandKitsList"),
-    ("GET", "/v3/brand-glossaries", "BrandGlossariesList"),
-    ("GET", "/v3/audio/sounds", "AudioSoundsList"),
-)
-_CONTRACT_ROUTES = tuple(
-    Route(f"v3-{_kebab(op)}", method, "api", path, "v3", _kebab(op).replace("-", " "), op)
-    for method, path, op in _SPEC_ROWS
-)
-
-ROUTES: dict[str, Route] = {r.id: r for r in (*_ROUTES, *_CONTRACT_ROUTES)}
+ROUTES: dict[str, Route] = {r.id: r for r in _ROUTES}
 
 
 def route(route_id: str) -> Route:
