@@ -60,6 +60,19 @@ def normalise_mime(value: str) -> str:
     return _ALIASES.get(base, base)
 
 
+# ISO base media ("ftyp") major brands. HEIC, AVIF and M4A share MP4's container; HeyGen
+# detects types from the bytes, so they must not pass the pre-flight as video/mp4.
+_FTYP = {
+    **dict.fromkeys((b"isom", b"iso2", b"iso3", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42",
+                     b"avc1", b"dash", b"M4V ", b"M4VH", b"M4VP", b"mmp4", b"f4v "), "video/mp4"),
+    **dict.fromkeys((b"M4A ", b"M4B ", b"M4P ", b"f4a "), "audio/mp4"),
+    **dict.fromkeys((b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"hevc", b"hevx"),
+                    "image/heic"),
+    **dict.fromkeys((b"avif", b"avis"), "image/avif"),
+    b"qt  ": "video/quicktime",
+}
+
+
 def sniff(head: bytes) -> str | None:
     """The MIME type the leading bytes prove, or None when they match no known format."""
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -76,8 +89,8 @@ def sniff(head: bytes) -> str | None:
         return "application/pdf"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "video/webm" if b"webm" in head else "video/x-matroska"
-    if head[4:8] == b"ftyp":
-        return "video/quicktime" if head[8:10] == b"qt" else "video/mp4"
+    if head[4:8] == b"ftyp":  # ISO media: the major brand says what it is (HEIC is no MP4)
+        return _FTYP.get(head[8:12], "application/octet-stream")
     if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0
                                    and head[1] & 0x06 != 0):
         return "audio/mpeg"

@@ -141,3 +141,21 @@ def test_load_media_never_crashes(data: bytes) -> None:
         assert "upload.bin" in str(exc)
     else:
         assert media.size == len(data) and media.mime_type == sniff(data[:64])
+
+
+@pytest.mark.parametrize(("brand", "mime"), [
+    (b"mp42", "video/mp4"), (b"isom", "video/mp4"), (b"heic", "image/heic"),
+    (b"mif1", "image/heic"), (b"avif", "image/avif"), (b"M4A ", "audio/mp4"),
+    (b"qt  ", "video/quicktime"), (b"zzzz", "application/octet-stream"),
+])
+def test_iso_media_is_told_apart_by_its_brand(tmp_path: Path, brand: bytes, mime: str) -> None:
+    from heygen_lab.emulator.facts import sniff as emulator_sniff
+
+    head = b"\x00\x00\x00\x18ftyp" + brand + b"\x00\x00\x00\x00" + brand
+    assert sniff(head) == mime
+    assert emulator_sniff(head) == mime  # the emulator keeps its own copy: both must agree
+    if mime != "video/mp4":
+        path = tmp_path / "photo.mp4"
+        path.write_bytes(head + b"\x00" * 64)
+        with pytest.raises(MediaError, match=mime.replace("/", "/")):
+            load_media(path).check(["video/mp4"], route="v3")
