@@ -37,8 +37,9 @@ COMPLETED_AFTER: Final = 30.0
 #: Marker in a script or ``input_text`` that makes the render fail (simulated).
 FAIL_MARKER: Final = "[fail]"
 IDEMPOTENCY_WINDOW: Final = 24 * 3600.0
-#: Items per page when a list request gives no ``limit`` (simulated).
-DEFAULT_LIMIT: Final = 10
+#: Items per page when a list request gives no ``limit``: 20, the default HeyGen's reference
+#: and official CLI give the asset, avatar, look and voice lists [doc]; taken for every list [sim].
+DEFAULT_LIMIT: Final = 20
 
 AVATARS: Final = (
     {"avatar_id": "emu_avatar_anna", "avatar_name": "Anna (emulator)", "gender": "female"},
