@@ -364,10 +364,10 @@ def _retired(f: Facts) -> bool:
 
 
 def _retired_cause(f: Facts) -> str:
-    assert f.route is not None and f.route.sunset is not None
-    r = f.route
+    r, sunset = f.route, f.route.sunset if f.route is not None else None
+    assert r is not None and sunset is not None
     return (f"The legacy endpoint {r.method} {r.path} has reached its end of life (announced "
-            f"{r.sunset.label}), and HeyGen now answers it as removed")
+            f"{sunset.label}), and HeyGen now answers it as removed")
 
 
 def _retired_remedy(f: Facts) -> str:

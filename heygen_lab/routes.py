@@ -15,10 +15,10 @@ in), never read from the clock anywhere else, so tests can move it.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from typing import Literal
 
 Host = Literal["api", "upload", "storage"]
@@ -30,21 +30,21 @@ class Sunset:
     """An announced end of life: the date most sources give, the other dates announced, and
     where each was read."""
 
-    date: date
+    date: dt.date
     """The last day the endpoints were announced to work; after it they may be gone."""
-    also_announced: tuple[date, ...]
+    also_announced: tuple[dt.date, ...]
     sources: tuple[str, ...]
     note: str = ""
 
-    def passed(self, on: date | None = None) -> bool:
+    def passed(self, on: dt.date | None = None) -> bool:
         """Whether ``on`` (default :func:`today`) is after the announced date."""
         return (on or today()) > self.date
 
     @property
     def label(self) -> str:
-        """``"2026-10-31"``, or ``"2026-10-31 (also announced: 2026-10-01)"``."""
+        """``"2026-10-31"``, or ``"2026-10-31; also announced: 2026-10-01"``."""
         also = ", ".join(d.isoformat() for d in self.also_announced)
-        return self.date.isoformat() + (f" (also announced: {also})" if also else "")
+        return self.date.isoformat() + (f"; also announced: {also}" if also else "")
 
     def to_dict(self) -> dict[str, object]:
         return {"date": self.date.isoformat(),
@@ -53,7 +53,7 @@ class Sunset:
 
 
 LEGACY_SUNSET = Sunset(
-    date(2026, 10, 31), (date(2026, 10, 1),),
+    dt.date(2026, 10, 31), (dt.date(2026, 10, 1),),
     ("https://developers.heygen.com/endpoint-version-comparison",
      "https://developers.heygen.com/more-legacy-api",
      "https://github.com/gitroomhq/postiz-app/issues/1838"),
@@ -65,9 +65,9 @@ LEGACY_SUNSET = Sunset(
 """The end of life HeyGen announced for every v1/v2 endpoint [doc, conflict]."""
 
 
-def today() -> date:
+def today() -> dt.date:
     """Today in UTC: the one place the toolkit reads the date for sunset judgements."""
-    return datetime.now(UTC).date()
+    return dt.datetime.now(dt.UTC).date()
 
 
 @dataclass(frozen=True)
