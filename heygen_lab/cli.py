@@ -189,7 +189,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
     # Pre-flight first: a missing or unsupported file fails with one line, before any server
     # (or embedded emulator) is involved.
     media = load_media(args.file, content_type=args.content_type)
-    if args.via.startswith("v1"):
+    if args.via == "v1":  # the v1-multipart-* probes are the 40001 demonstrations, not uses
         _warn_if_retired("v1-upload", "--via v3 (or auto; direct above 32 MB)")
     with target_client(args.target, args.plan, settings(args)) as (client, where):
         announce = f"uploading {args.file} via {args.via} to the {where}"
