@@ -4,7 +4,9 @@
     heygen-lab diagnose PAYLOAD [--status N] [--endpoint ID] [--url URL]
     heygen-lab whoami                                       the v3 user and its billing
     heygen-lab serve [--api-port A] [--upload-port U] [--plan NAME] [--fault SPEC] [--key KEY]
+                     [--legacy available|retired]
     heygen-lab check [--mode replay|emulator|live] [--plan P] [--report F] [--baseline F]
+                     [--legacy available|retired]
     heygen-lab record --target emulator|live [--only CASE]
     heygen-lab cassettes lint [--max-age-days N]
     heygen-lab spec list [--group G] | show NAME | diff OLD.json NEW.json [--json]
@@ -28,6 +30,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from heygen_lab import routes
 from heygen_lab.client import VIAS, HeyGenClient, billing_block
 from heygen_lab.diagnose import Sent, diagnose
 from heygen_lab.envelopes import decode
@@ -52,6 +55,13 @@ def _add_target(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", choices=("auto", "emulator", "live"), default="auto",
                    help="auto: live when HEYGEN_API_KEY is set, else the embedded emulator")
     p.add_argument("--plan", default="pro", help="emulator plan profile (trial, pro, payg)")
+
+
+def _add_legacy(p: argparse.ArgumentParser, where: str = "") -> None:
+    p.add_argument("--legacy", choices=("available", "retired"), default=None,
+                   help="the emulator's v1/v2 routes: as last documented (available, the "
+                   "default), or removed after their announced end of life (retired: 410 Gone)"
+                   + where)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--plan", default="pro")
     srv.add_argument("--fault", action="append", default=[], metavar="SPEC")
     srv.add_argument("--key", action="append", default=[], metavar="KEY")
+    _add_legacy(srv)
 
     chk = sub.add_parser("check", help="run the contracts and report drift (the main job)")
     chk.add_argument("--mode", choices=("replay", "emulator", "live"), default=None,
@@ -98,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write the report as JSON, and as Markdown beside it (.md)")
     chk.add_argument("--baseline", type=Path, default=None, metavar="OLD.json",
                      help="compare with an earlier report; any change is drift")
+    _add_legacy(chk, " (--mode emulator only)")
     _add_dirs(chk)
 
     rec = sub.add_parser("record", help="(re)record cassettes from the emulator or live")
@@ -177,6 +189,8 @@ def cmd_upload(args: argparse.Namespace) -> int:
     # Pre-flight first: a missing or unsupported file fails with one line, before any server
     # (or embedded emulator) is involved.
     media = load_media(args.file, content_type=args.content_type)
+    if args.via == "v1":  # the v1-multipart-* probes are the 40001 demonstrations, not uses
+        _warn_if_retired("v1-upload", "--via v3 (or auto; direct above 32 MB)")
     with target_client(args.target, args.plan, settings(args)) as (client, where):
         announce = f"uploading {args.file} via {args.via} to the {where}"
         with _progress(args.quiet, announce) as on_progress:
@@ -185,6 +199,15 @@ def cmd_upload(args: argparse.Namespace) -> int:
                       "size": asset.size, "file_type": asset.file_type, "via": asset.via,
                       "image_key": asset.image_key}, indent=2))
     return 0
+
+
+def _warn_if_retired(route_id: str, instead: str) -> None:
+    """One line on stderr when a legacy route is past its announced end of life (today UTC)."""
+    r = route(route_id)
+    if r.sunset is not None and r.sunset.passed(routes.today()):
+        print(f"heygen-lab: warning: {r.method} {r.path} is past its announced end of life "
+              f"({r.sunset.date.isoformat()}) and may answer 404/410; use {instead}",
+              file=sys.stderr, flush=True)
 
 
 @contextmanager
@@ -308,7 +331,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         emulator = Emulator(
             plan=args.plan, faults=";".join(args.fault), keys=args.key or [DEMO_KEY],
             clock=SystemClock(), host=args.host, api_port=args.api_port,
-            upload_port=args.upload_port,
+            upload_port=args.upload_port, legacy=args.legacy or "available",
         )
     except ValueError as exc:
         raise CLIError(str(exc), EXIT_USAGE) from None
@@ -324,6 +347,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"HEYGEN_UPLOAD_BASE={emu.upload_base}", flush=True)
             if not args.key:
                 print(f"HEYGEN_API_KEY={DEMO_KEY}", flush=True)
+            if args.legacy == "retired":
+                print("legacy v1/v2 routes answer 410 Gone (retired after "
+                      f"{routes.LEGACY_SUNSET.date.isoformat()})", file=sys.stderr, flush=True)
             print("emulator running; Ctrl-C stops it", file=sys.stderr, flush=True)
             threading.Event().wait()
         finally:
@@ -362,20 +388,29 @@ def cmd_check(args: argparse.Namespace) -> int:
         where = ("the live API (HEYGEN_API_KEY is set)" if mode == "live"
                  else "the embedded emulator (no HEYGEN_API_KEY; --mode replay uses cassettes)")
         print(f"no --mode given: running the contracts on {where}", file=sys.stderr)
+    if args.legacy is not None and mode != "emulator":
+        raise CLIError(f"--legacy only applies to --mode emulator (this run is {mode})",
+                       EXIT_USAGE)
     baseline = load_report(args.baseline) if args.baseline else None
     if args.report:  # before any case runs: an hour of live checks must not end in EACCES
         _check_writable(args.report)
     report = run_check(mode=mode, contracts_dir=args.contracts, cassette_dir=args.cassettes,
                        plan=args.plan, allow_billed=args.allow_billed, only=args.only,
-                       on_result=_print_row, settings=resolved)
+                       on_result=_print_row, settings=resolved,
+                       emulator_options={"legacy": args.legacy} if args.legacy else None)
     changes = compare_reports(baseline, report.to_dict()) if baseline is not None else None
+    retired = report.retired_lines()
+    if retired:
+        print("\nretired (past HeyGen's announced end of life for v1/v2):")
+        for line in retired:
+            print(f"  {line}")
     for r in report.drifted:
         print("\n" + r.explain())
     if changes:
         print(f"\ncompared with {args.baseline}:")
         for line in changes:
             print(f"  {line}")
-    print(f"\n{report.summary} ({report.target})")
+    print(f"\n{report.headline} ({report.target})")
     if args.report:
         json_path, md_path = write_report(report, args.report, changes)
         print(f"report: {json_path} and {md_path}")
@@ -404,8 +439,10 @@ def _check_writable(path: Path) -> None:
 def _print_row(result: Any) -> None:
     from heygen_lab.contracts.report import expected_summary, observed_summary
 
+    retired = f" {result.reason}" if result.verdict == "retired" else ""
     print(f"{result.verdict:<6} {result.case.id:<38} expected {expected_summary(result):<36} "
-          f"observed {observed_summary(result):<36} [{result.case.provenance['kind']}]", flush=True)
+          f"observed {observed_summary(result):<36} [{result.case.provenance['kind']}]{retired}",
+          flush=True)
 
 
 def cmd_record(args: argparse.Namespace) -> int:

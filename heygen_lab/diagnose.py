@@ -8,6 +8,13 @@ the route the request went to and what its body was. The order is the contract:
 * **request shape first** (``wrong-host``, ``not-heygen``, ``wrong-encoding``): HeyGen's answer to
   these looks like something else (a 404, an HTML 200 that reads as success, a "missing params"
   code that users read as a permission problem);
+* **then end of life** (``endpoint-retired``): a v1/v2 route answering 410, a bare 404 or a
+  message saying it was removed, once its announced date (:data:`heygen_lab.routes.LEGACY_SUNSET`)
+  has passed. It comes after ``wrong-host`` because a legacy upload sent to the API host never
+  had a route there, before or after the date (and that remedy already names v3); it comes
+  before everything else because no other legacy fix (key, encoding, ids) helps an endpoint
+  that is gone. A 404 that carries a specific HeyGen code or message (40104 "video not found")
+  is still read as that not-found, not as a removal;
 * **account and key** (``invalid-key`` before anything keyed on a legacy ``internal_error``,
   ``account-suspended`` before ``forbidden`` and the not-found rules it would read as,
   ``insufficient-credit``, ``tier-not-supported``; then the direct-upload PUT's storage errors,
@@ -35,10 +42,13 @@ https://developers.heygen.com/docs/error-codes), limits page
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
+from heygen_lab import routes
 from heygen_lab.envelopes import SHAPE_WORDS, ErrorRecord
 from heygen_lab.media import V3_MAX_BYTES
 from heygen_lab.routes import ROUTES, Route, match
@@ -101,9 +111,10 @@ class Facts:
     status: int  # 0 when unknown
     code: str  # lower-case text, "" when absent
     message: str  # lower-case, "" when absent
+    today: date  # the day sunset dates are judged against
 
     @classmethod
-    def of(cls, record: ErrorRecord, sent: Sent) -> Facts:
+    def of(cls, record: ErrorRecord, sent: Sent, today: date | None = None) -> Facts:
         path = (sent.path or "").split("?", 1)[0].rstrip("/") or None
         found = ROUTES.get(sent.route) if sent.route else None
         if found is None and sent.host == "storage":
@@ -116,7 +127,8 @@ class Facts:
             path = found.path
         status = record.status if isinstance(record.status, int) else 0
         code = "" if record.code is None else str(record.code).strip().lower()
-        return cls(record, sent, found, path, status, code, (record.message or "").lower())
+        return cls(record, sent, found, path, status, code, (record.message or "").lower(),
+                   today or routes.today())
 
     def route_is(self, *ids: str) -> bool:
         return self.route is not None and self.route.id in ids
@@ -327,6 +339,42 @@ def _invalid_key(f: Facts) -> bool:
     return unknown and f.message.strip(" .!") in _AUTH_MESSAGES
 
 
+# -- a legacy endpoint past its announced end of life ----------------------------------------
+
+_REMOVED = re.compile(r"\b(removed|retired|end[- ]of[- ]life|sunset|"
+                      r"no longer (available|supported))\b")
+_BARE_NOT_FOUND = frozenset({"", "not found", "404 not found", "404 page not found",
+                             "404 - not found", "page not found"})
+
+
+def says_removed(status: int, code: str, message: str) -> bool:
+    """Whether an answer reads as "this endpoint was removed": 410 Gone, a 404 with no specific
+    HeyGen code or message, or any error (status unknown: 0) whose message says removed,
+    retired or end of life."""
+    if status == 410 or ((status >= 400 or status == 0) and _REMOVED.search(message)):
+        return True
+    return status == 404 and code in {"", "404", "not_found"} and (
+        message.strip(" .!") in _BARE_NOT_FOUND)
+
+
+def _retired(f: Facts) -> bool:
+    sunset = f.route.sunset if f.route is not None else None
+    return (sunset is not None and sunset.passed(f.today)
+            and says_removed(f.status, f.code, f.message))
+
+
+def _retired_cause(f: Facts) -> str:
+    r, sunset = f.route, f.route.sunset if f.route is not None else None
+    assert r is not None and sunset is not None
+    return (f"The legacy endpoint {r.method} {r.path} has reached its end of life (announced "
+            f"{sunset.label}), and HeyGen now answers it as removed")
+
+
+def _retired_remedy(f: Facts) -> str:
+    assert f.route is not None
+    return f"Move to the v3 replacement: {f.route.successor}"
+
+
 def _missing_file_part_cause(f: Facts) -> str:
     sent = f" (sent parts: {list(f.sent.parts)})" if f.sent.parts else ""
     return f"The v3 upload found no multipart file part named 'file'{sent}"
@@ -347,6 +395,7 @@ RULES: tuple[Rule, ...] = (
          "Send the raw file bytes as the whole request body with Content-Type set to the file's "
          "MIME type (e.g. image/jpeg), with no multipart and no form fields; or upload through "
          "v3 instead: POST /v3/assets with one multipart part named file"),
+    Rule("endpoint-retired", _retired, _retired_cause, _retired_remedy),
     Rule("invalid-key", _invalid_key,
          "HeyGen refused the API key: it is wrong, revoked, or belongs to a web plan without "
          "API access",
@@ -446,9 +495,11 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def diagnose(record: ErrorRecord, sent: Sent | None = None) -> Diagnosis | None:
-    """The first rule in ``RULES`` that matches the error and what was sent, or ``None``."""
-    facts = Facts.of(record, sent or Sent())
+def diagnose(record: ErrorRecord, sent: Sent | None = None, *,
+             today: date | None = None) -> Diagnosis | None:
+    """The first rule in ``RULES`` that matches the error and what was sent, or ``None``.
+    Sunset dates are judged as of ``today`` (default :func:`heygen_lab.routes.today`)."""
+    facts = Facts.of(record, sent or Sent(), today)
     for rule in RULES:
         if rule.applies(facts):
             return rule.build(facts)

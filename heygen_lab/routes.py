@@ -7,10 +7,15 @@ the legacy uploads live on ``upload.heygen.com``, everything else on ``api.heyge
 Every v3 operation of :mod:`heygen_lab.spec` has a route too (:func:`operation_route`): its row
 in the table when the table has one (``operation`` names it), else one derived from the spec
 with the id ``v3-<kebab-case name>`` (``VideoTranslateCreate`` -> ``v3-video-translate-create``).
+
+Every v1/v2 route carries HeyGen's announced end of life (:data:`LEGACY_SUNSET`) and its v3
+``successor``. Whether a date has passed is judged against :func:`today` (or a ``today`` passed
+in), never read from the clock anywhere else, so tests can move it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 from dataclasses import dataclass
@@ -18,6 +23,51 @@ from typing import Literal
 
 Host = Literal["api", "upload", "storage"]
 Style = Literal["v1", "v2", "v3", "none"]
+
+
+@dataclass(frozen=True)
+class Sunset:
+    """An announced end of life: the date most sources give, the other dates announced, and
+    where each was read."""
+
+    date: dt.date
+    """The last day the endpoints were announced to work; after it they may be gone."""
+    also_announced: tuple[dt.date, ...]
+    sources: tuple[str, ...]
+    note: str = ""
+
+    def passed(self, on: dt.date | None = None) -> bool:
+        """Whether ``on`` (default :func:`today`) is after the announced date."""
+        return (on or today()) > self.date
+
+    @property
+    def label(self) -> str:
+        """``"2026-10-31"``, or ``"2026-10-31; also announced: 2026-10-01"``."""
+        also = ", ".join(d.isoformat() for d in self.also_announced)
+        return self.date.isoformat() + (f"; also announced: {also}" if also else "")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"date": self.date.isoformat(),
+                "also_announced": [d.isoformat() for d in self.also_announced],
+                "sources": list(self.sources), "note": self.note}
+
+
+LEGACY_SUNSET = Sunset(
+    dt.date(2026, 10, 31), (dt.date(2026, 10, 1),),
+    ("https://developers.heygen.com/endpoint-version-comparison",
+     "https://developers.heygen.com/more-legacy-api",
+     "https://github.com/gitroomhq/postiz-app/issues/1838"),
+    "HeyGen's two version pages disagree: one says v1/v2 work until 2026-10-31 (end of life "
+    "2026-11-01), the other until 2026-10-01; v2 answers were reported saying 'This v2 "
+    "endpoint is Legacy and will be removed on 2026-10-31' [once]. What HeyGen answers after "
+    "the date is not documented.",
+)
+"""The end of life HeyGen announced for every v1/v2 endpoint [doc, conflict]."""
+
+
+def today() -> dt.date:
+    """Today in UTC: the one place the toolkit reads the date for sunset judgements."""
+    return dt.datetime.now(dt.UTC).date()
 
 
 @dataclass(frozen=True)
@@ -32,6 +82,13 @@ class Route:
     summary: str
     operation: str | None = None
     """The v3 operation of :mod:`heygen_lab.spec` this route is, if it is one."""
+    successor: str = ""
+    """What replaces a legacy route (set on every v1/v2 route, which all share LEGACY_SUNSET)."""
+
+    @property
+    def sunset(self) -> Sunset | None:
+        """The announced end of life of a v1/v2 route; None for v3 and storage."""
+        return LEGACY_SUNSET if self.style in ("v1", "v2") else None
 
     @property
     def idempotent(self) -> bool:
@@ -40,9 +97,13 @@ class Route:
 
 
 _ROUTES = (
-    Route("v1-upload", "POST", "upload", "/v1/asset", "v1", "legacy upload: raw bytes"),
-    Route("v1-talking-photo", "POST", "upload", "/v1/talking_photo", "v1", "legacy talking photo"),
-    Route("v1-asset-list", "GET", "api", "/v1/asset/list", "v1", "legacy asset list"),
+    Route("v1-upload", "POST", "upload", "/v1/asset", "v1", "legacy upload: raw bytes",
+          successor='POST /v3/assets (upload_asset(..., via="v3"), or via="direct" above '
+                    '32 MB; heygen-lab upload --via v3|direct|auto)'),
+    Route("v1-talking-photo", "POST", "upload", "/v1/talking_photo", "v1", "legacy talking photo",
+          successor='POST /v3/assets (upload_asset(..., via="v3")), then POST /v3/avatars'),
+    Route("v1-asset-list", "GET", "api", "/v1/asset/list", "v1", "legacy asset list",
+          successor="GET /v3/assets"),
     Route(
         "v3-upload", "POST", "api", "/v3/assets", "v3", "upload: multipart part 'file'",
         "AssetCreate",
@@ -62,13 +123,21 @@ _ROUTES = (
         "direct-complete", "POST", "api", "/v3/assets/{asset_id}/complete", "v3",
         "finish a direct upload", "AssetCompleteCreate",
     ),
-    Route("v2-video-generate", "POST", "api", "/v2/video/generate", "v2", "legacy video generate"),
+    Route("v2-video-generate", "POST", "api", "/v2/video/generate", "v2", "legacy video generate",
+          successor="POST /v3/videos (HeyGenClient.create_video)"),
     Route("v3-video-create", "POST", "api", "/v3/videos", "v3", "create a video", "VideoCreate"),
     Route("v3-video-get", "GET", "api", "/v3/videos/{video_id}", "v3", "video status", "VideoGet"),
-    Route("v1-video-status", "GET", "api", "/v1/video_status.get", "v1", "legacy video status"),
-    Route("v2-avatars", "GET", "api", "/v2/avatars", "v2", "avatars and talking photos"),
-    Route("v2-voices", "GET", "api", "/v2/voices", "v2", "voices"),
-    Route("v2-quota", "GET", "api", "/v2/user/remaining_quota", "v2", "remaining quota"),
+    Route("v1-video-status", "GET", "api", "/v1/video_status.get", "v1", "legacy video status",
+          successor="GET /v3/videos/{video_id}"),
+    Route("v2-avatars", "GET", "api", "/v2/avatars", "v2", "avatars and talking photos",
+          successor="GET /v3/avatars and GET /v3/avatars/looks"),
+    Route("v2-avatar-groups", "GET", "api", "/v2/avatar_group.list", "v2", "avatar groups",
+          successor="GET /v3/avatars"),
+    Route("v2-voices", "GET", "api", "/v2/voices", "v2", "voices", successor="GET /v3/voices"),
+    Route("v2-quota", "GET", "api", "/v2/user/remaining_quota", "v2", "remaining quota",
+          successor="GET /v3/users/me (HeyGenClient.me)"),
+    Route("v1-user-me", "GET", "api", "/v1/user/me", "v1", "legacy current user",
+          successor="GET /v3/users/me (HeyGenClient.me)"),
     Route("v3-video-list", "GET", "api", "/v3/videos", "v3", "list videos", "VideoList"),
     Route("v3-avatar-list", "GET", "api", "/v3/avatars", "v3", "list avatars", "AvatarList"),
     Route(

@@ -31,6 +31,13 @@ PREFIX = "heygen-lab: error:"
 def no_live_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("HEYGEN_API_KEY", "HEYGEN_API_BASE", "HEYGEN_UPLOAD_BASE"):
         monkeypatch.delenv(name, raising=False)
+    # Before the v1/v2 end of life, whatever the clock says: the sunset warning has its own
+    # tests (test_legacy_sunset.py), these are about the commands.
+    from datetime import date
+
+    from heygen_lab import routes
+
+    monkeypatch.setattr(routes, "today", lambda: date(2026, 9, 1))
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 import pytest
@@ -40,6 +41,8 @@ ASSET_DATA = {"code": 40001, "message": "asset data must be provided"}
 MIB = 1024 * 1024
 V1_UPLOAD = Sent(route="v1-upload", host="upload", path="/v1/asset")
 PUT = Sent(route="direct-put", host="storage", encoding="raw", size=10)
+AFTER_SUNSET = date(2026, 11, 24)   # rules that depend on the date get it, never the clock
+BEFORE_SUNSET = date(2026, 9, 1)
 
 # (expected id, status, body, sent)
 CASES: list[tuple[str, int, Any, Sent | None]] = [
@@ -106,12 +109,16 @@ CASES: list[tuple[str, int, Any, Sent | None]] = [
     ("gateway", 504, None, None),
     ("server-error", 500, v3("internal_error", "Internal error"), None),
     ("server-error", 503, v2("internal_error"), Sent(route="v2-voices")),
+    ("endpoint-retired", 410, None, V1_UPLOAD),
+    ("endpoint-retired", 404, v2("not_found", "Not Found"), Sent(route="v2-quota")),
+    ("endpoint-retired", 400, v2("internal_error", "This v2 endpoint is Legacy and was removed "
+                                 "on 2026-10-31"), Sent(route="v2-video-generate")),
 ]
 
 
 @pytest.mark.parametrize(("expected", "status", "body", "sent"), CASES)
 def test_rule_table(expected: str, status: int, body: Any, sent: Sent | None) -> None:
-    d = diagnose(record(status, body), sent)
+    d = diagnose(record(status, body), sent, today=AFTER_SUNSET)
     assert d is not None
     assert d.id == expected
     assert d.cause and d.remedy and not d.cause.endswith(".")
@@ -166,7 +173,7 @@ def test_wrong_encoding_names_what_was_sent(sent: Sent | None, said: str) -> Non
     ],
 )
 def test_first_match_order(status: int, body: Any, sent: Sent | None, expected: str) -> None:
-    d = diagnose(record(status, body), sent)
+    d = diagnose(record(status, body), sent, today=BEFORE_SUNSET)
     assert (d.id if d else None) == expected
 
 

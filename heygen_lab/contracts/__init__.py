@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +90,12 @@ def run_check(
     emulator_options: dict[str, Any] | None = None,
     on_result: Callable[[CaseResult], None] | None = None,
     settings: Settings | None = None,
+    today: date | None = None,
 ) -> Report:
     """Run every selected case in ``mode`` (replay, emulator or live) and return the report.
+
+    A legacy case whose endpoint answers as removed after its announced end of life (judged
+    as of ``today``, default :func:`heygen_lab.routes.today`) is ``retired``, not drift.
 
     With ``record="emulator"`` or ``record="live"`` the cases run against that target while
     their cassettes are (re)written.
@@ -104,14 +108,14 @@ def run_check(
     target, where = make_target(mode, plan=plan, cassette_dir=cassette_dir,
                                 emulator_options=emulator_options, settings=settings)
     if record is not None:
-        today = datetime.now(UTC).date().isoformat()
-        provenance = {"kind": record, "recorded_at": today, "tool": "heygen-lab"}
+        recorded_at = datetime.now(UTC).date().isoformat()
+        provenance = {"kind": record, "recorded_at": recorded_at, "tool": "heygen-lab"}
         target = cassette_target(cassette_dir, record_from=target, provenance=provenance)
         where = f"recording {where} into {cassette_dir}"
     results = []
     for case, reason in select(contracts, mode=mode, plan=plan, allow_billed=allow_billed):
         result = (CaseResult(case, "skip", reason=reason) if reason
-                  else run_case(case, target, contracts_dir))
+                  else run_case(case, target, contracts_dir, today))
         results.append(result)
         if on_result is not None:
             on_result(result)

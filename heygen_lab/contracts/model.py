@@ -19,7 +19,7 @@ import yaml
 from heygen_lab import _yaml
 from heygen_lab.contracts.match import validate_operators
 from heygen_lab.errors import HeyGenError
-from heygen_lab.routes import route as find_route
+from heygen_lab.routes import LEGACY_SUNSET, route
 
 MODES = ("replay", "emulator", "live")
 PROVENANCE_KINDS = ("documented", "reported", "emulator", "live")
@@ -98,6 +98,21 @@ _PROVENANCE = {
     "if": {"properties": {"kind": {"const": "live"}}},
     "then": {"required": ["date"]},
 }
+_DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+_SUNSET = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["date", "sources"],
+    "properties": {
+        "date": _DATE,
+        "also_announced": {"type": "array", "items": _DATE, "uniqueItems": True},
+        "sources": {"type": "array", "items": {"type": "string", "minLength": 1},
+                    "minItems": 1},
+        "note": {"type": "string"},
+    },
+}
+"""The announced end of life of a legacy family: the date, other dates announced, the sources.
+It must agree with the routes table (:data:`heygen_lab.routes.LEGACY_SUNSET`)."""
 _CASE = {
     "type": "object",
     "additionalProperties": False,
@@ -128,6 +143,7 @@ CONTRACT_SCHEMA: dict[str, Any] = {
         "contract": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$"},
         "title": {"type": "string"},
         "route": {"type": "string", "pattern": _ROUTE_ID},
+        "sunset": _SUNSET,
         "cases": {"type": "object", "minProperties": 1,
                   "propertyNames": {"pattern": "^[a-z0-9][a-z0-9-]*$"},
                   "additionalProperties": _CASE},
@@ -164,6 +180,8 @@ class Case:
     modes: tuple[str, ...] = MODES
     file: str = ""
     line: int = 0
+    sunset: Mapping[str, Any] | None = None
+    """The contract's ``sunset`` when one of the case's steps goes to a v1/v2 route."""
 
     @property
     def id(self) -> str:
@@ -177,6 +195,7 @@ class Contract:
     route: str
     cases: tuple[Case, ...]
     path: Path
+    sunset: Mapping[str, Any] | None = None
 
 
 def load_contract(path: Path) -> Contract:
@@ -202,6 +221,9 @@ def load_contract(path: Path) -> Contract:
             f"{path}:{_line(node, keys)}: {'.'.join(map(str, keys)) or '<top>'}: {message}"
         )
     default_route = data["route"]
+    sunset = data.get("sunset")
+    if sunset is not None:
+        _check_sunset(sunset, path, _line(node, ["sunset"]))
     cases = []
     for name, raw in data["cases"].items():
         line = _line(node, ["cases", name])
@@ -224,7 +246,7 @@ def load_contract(path: Path) -> Contract:
                                     f"{problem}")
             send = {"route": default_route, **s["send"]}
             try:
-                find_route(send["route"])
+                route(send["route"])
             except ValueError as exc:
                 keys = [*send_keys, "route"] if "route" in s["send"] else ["route"]
                 raise ContractError(f"{path}:{_line(node, keys)}: {'.'.join(map(str, keys))}: "
@@ -237,9 +259,21 @@ def load_contract(path: Path) -> Contract:
             billed=raw.get("billed", False),
             mutates=raw.get("mutates", False), modes=tuple(raw.get("modes", MODES)),
             file=str(path), line=line,
+            sunset=sunset if any(route(s.send["route"]).sunset for s in steps) else None,
         ))
     return Contract(name=data["contract"], title=data.get("title", data["contract"]),
-                    route=default_route, cases=tuple(cases), path=path)
+                    route=default_route, cases=tuple(cases), path=path, sunset=sunset)
+
+
+def _check_sunset(sunset: Mapping[str, Any], path: Path, line: int) -> None:
+    """A contract's announced dates must be the routes table's: one truth, checked here."""
+    table = {"date": LEGACY_SUNSET.date.isoformat(),
+             "also_announced": sorted(d.isoformat() for d in LEGACY_SUNSET.also_announced)}
+    got = {"date": sunset["date"], "also_announced": sorted(sunset.get("also_announced", []))}
+    if got != table:
+        raise ContractError(
+            f"{path}:{line}: sunset: {got} disagrees with the routes table's announced end of "
+            f"life {table} (heygen_lab.routes.LEGACY_SUNSET); change both or neither")
 
 
 def load_contracts(directory: Path, only: Iterable[str] = ()) -> list[Contract]:
@@ -259,7 +293,7 @@ def load_contracts(directory: Path, only: Iterable[str] = ()) -> list[Contract]:
     for c in contracts:
         cases = tuple(k for k in c.cases if {k.id, k.contract, k.name} & wanted)
         if cases:
-            kept.append(Contract(c.name, c.title, c.route, cases, c.path))
+            kept.append(Contract(c.name, c.title, c.route, cases, c.path, c.sunset))
     if not kept:
         raise ContractError(f"no case matches {sorted(wanted)}; case ids look like "
                             f"'upload-v1/raw-jpeg'")

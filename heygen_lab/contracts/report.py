@@ -2,7 +2,9 @@
 
 Written as JSON (for machines and for ``--baseline``) and Markdown (for people). Two reports of
 the same key a month apart answer "did my plan's behaviour change?": :func:`compare_reports`
-lists every case whose observed status, code or message moved.
+lists every case whose observed status, code or message moved, and says which legacy cases were
+retired since the baseline. A retired case (its v1/v2 endpoint answers as removed after the end
+of life HeyGen announced) is a verdict of its own, counted in the headline, never drift.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from heygen_lab.contracts.runner import CaseResult
 from heygen_lab.envelopes import decode_body
+from heygen_lab.routes import route
 
 REPORT_VERSION = 1
 
@@ -45,11 +48,38 @@ class Report:
     def drifted(self) -> list[CaseResult]:
         return [r for r in self.results if r.verdict in {"drift", "error"}]
 
+    @property
+    def retired(self) -> list[CaseResult]:
+        return [r for r in self.results if r.verdict == "retired"]
+
+    @property
+    def headline(self) -> str:
+        """The summary, and whether cases hit legacy endpoints past their announced end."""
+        dates = sorted({s.date.isoformat() for r in self.retired if (s := r.sunset) is not None})
+        if not self.retired:
+            return self.summary
+        return (f"{self.summary}; {len(self.retired)} retired: their v1/v2 endpoints are past "
+                f"the end of life HeyGen announced ({', '.join(dates)})")
+
+    def retired_lines(self) -> list[str]:
+        """One line per retired endpoint: since when, which cases, and what replaces it."""
+        by_route: dict[str, list[CaseResult]] = {}
+        for r in self.retired:
+            by_route.setdefault(r.steps[-1].route, []).append(r)
+        lines = []
+        for route_id, results in by_route.items():
+            gone, sunset = route(route_id), results[0].sunset
+            ids = ", ".join(r.case.id for r in results)
+            lines.append(f"{gone.method} {gone.path} retired (announced "
+                         f"{sunset.label if sunset else '?'}); use {gone.successor}; "
+                         f"cases: {ids}")
+        return lines
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": REPORT_VERSION, "tool": "heygen-lab", "created_at": self.created_at,
             "mode": self.mode, "target": self.target, "plan": self.plan,
-            "summary": dict(sorted(self.counts.items())),
+            "summary": dict(sorted(self.counts.items())), "headline": self.headline,
             "cases": [_case_dict(r) for r in self.results],
         }
 
@@ -59,13 +89,19 @@ class Report:
     def to_markdown(self, baseline_changes: list[str] | None = None) -> str:
         lines = [f"# heygen-lab plan report ({self.mode})", "",
                  f"- target: {self.target}", f"- plan: {self.plan or 'as the key has it'}",
-                 f"- created: {self.created_at}", f"- result: {self.summary}", "",
+                 f"- created: {self.created_at}", f"- result: {self.headline}", "",
                  "| case | verdict | expected | observed | provenance |",
                  "|---|---|---|---|---|"]
         for r in self.results:
-            cells = [f"`{r.case.id}`", r.verdict, expected_summary(r), observed_summary(r),
+            cells = [f"`{r.case.id}`", verdict_text(r), expected_summary(r), observed_summary(r),
                      _provenance(r)]
             lines.append("| " + " | ".join(cells) + " |")
+        retired = self.retired_lines()
+        if retired:
+            sunsets = {s for r in self.retired if (s := r.sunset) is not None}
+            lines += ["", "## Retired (past the announced end of life)", ""]
+            lines += [f"- {line}" for line in retired]
+            lines += [f"- announced by: {', '.join(s.sources)}" for s in sunsets]
         drifted = self.drifted
         if drifted:
             lines += ["", "## What differs", ""]
@@ -77,9 +113,15 @@ class Report:
         return "\n".join(lines) + "\n"
 
 
+def verdict_text(r: CaseResult) -> str:
+    """``pass``, ``drift``... and ``retired (announced 2026-10-31)``."""
+    return f"retired ({r.reason})" if r.verdict == "retired" else r.verdict
+
+
 def _case_dict(r: CaseResult) -> dict[str, Any]:
     return {
         "id": r.case.id, "summary": r.case.summary, "verdict": r.verdict, "reason": r.reason,
+        "sunset": dict(r.case.sunset) if r.case.sunset else None,
         "provenance": dict(r.case.provenance), "billed": r.case.billed,
         "mutates": r.case.mutates, "plan": r.case.plan,
         "expected": [{"status": s.expect["status"], "body": s.expect.get("body")}
@@ -152,17 +194,28 @@ def observed_signatures(report: dict[str, Any]) -> dict[str, list[tuple[Any, ...
 
 
 def compare_reports(baseline: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """Every case whose observed behaviour differs between two reports, one line each."""
+    """Every case whose observed behaviour differs between two reports, one line each; a case
+    that is retired now and was not then says ``retired since last report``."""
     old, new = observed_signatures(baseline), observed_signatures(current)
+    was_retired, now = _retired(baseline), _retired(current)
     changes = []
     for case_id in sorted(set(old) | set(new)):
         if case_id not in old:
             changes.append(f"{case_id}: new case (not in the baseline)")
         elif case_id not in new:
             changes.append(f"{case_id}: not run this time (was in the baseline)")
+        elif case_id in now and case_id not in was_retired:
+            changes.append(f"{case_id}: retired since last report ({now[case_id]}): was "
+                           f"{_fmt(old[case_id])}, now {_fmt(new[case_id])}")
         elif old[case_id] != new[case_id]:
             changes.append(f"{case_id}: was {_fmt(old[case_id])}, now {_fmt(new[case_id])}")
     return changes
+
+
+def _retired(report: dict[str, Any]) -> dict[str, str]:
+    """Per retired case id, its reason (``announced 2026-10-31``)."""
+    return {c["id"]: str(c.get("reason") or "") for c in report.get("cases", [])
+            if isinstance(c, dict) and c.get("verdict") == "retired"}
 
 
 def _fmt(sigs: list[tuple[Any, ...]]) -> str:

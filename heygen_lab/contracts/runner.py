@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -24,12 +25,15 @@ from heygen_lab import uploads
 from heygen_lab.client import Exchange, HeyGenClient
 from heygen_lab.contracts.match import MISSING, Difference, compare
 from heygen_lab.contracts.model import Case, Contract, Step
+from heygen_lab.diagnose import diagnose
 from heygen_lab.errors import ConfigurationError, HeyGenError
 from heygen_lab.media import load_media
-from heygen_lab.routes import route
+from heygen_lab.routes import Sunset, route
 from heygen_lab.settings import DEFAULT_API_BASE, DEFAULT_UPLOAD_BASE, Settings
 
-Verdict = Literal["pass", "drift", "skip", "error"]
+Verdict = Literal["pass", "drift", "retired", "skip", "error"]
+"""``retired``: a step to a v1/v2 route differed from its pin because the endpoint answered as
+removed (diagnosis ``endpoint-retired``) after its announced end of life: not drift."""
 INVALID_KEY = "invalid-key-for-contracts"
 MAX_GENERATED_BYTES = 256 * 1024 * 1024
 """The largest file a contract may ``generate`` (enough to exceed every upload limit tested)."""
@@ -48,21 +52,30 @@ class StepResult:
     diagnosis: str | None = None
     differences: list[Difference] = field(default_factory=list)
     error: str | None = None
+    retired: Sunset | None = None
+    """The route's announced end of life, when it answered as removed after that date."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "route": self.route, "status": self.status,
                 "body": self.body, "headers": self.headers, "diagnosis": self.diagnosis,
-                "differences": [d.to_dict() for d in self.differences], "error": self.error}
+                "differences": [d.to_dict() for d in self.differences], "error": self.error,
+                "retired": self.retired is not None}
 
 
 @dataclass
 class CaseResult:
-    """A case's verdict: pass, drift (differs from the pin), skip (with why), or error."""
+    """A case's verdict: pass, drift (differs from the pin), retired (its legacy endpoint is
+    gone after the announced date), skip (with why), or error."""
 
     case: Case
     verdict: Verdict
     steps: list[StepResult] = field(default_factory=list)
     reason: str = ""
+
+    @property
+    def sunset(self) -> Sunset | None:
+        """The end of life of the endpoint that retired this case, if it did."""
+        return next((s.retired for s in self.steps if s.retired is not None), None)
 
     @property
     def differences(self) -> list[Difference]:
@@ -181,18 +194,24 @@ class _Skip(Exception):
     """The case cannot run on this target (say why)."""
 
 
-def run_case(case: Case, target: Target, contracts_dir: Path) -> CaseResult:
-    """Run one case's steps in order on a fresh session and compare each with its pin."""
+def run_case(case: Case, target: Target, contracts_dir: Path,
+             today: date | None = None) -> CaseResult:
+    """Run one case's steps in order on a fresh session and compare each with its pin.
+    Announced end-of-life dates are judged as of ``today`` (default: the routes' today())."""
     result = CaseResult(case=case, verdict="pass")
     try:
         with target(case) as session:
             captured: dict[str, Any] = {}
             for index, step in enumerate(case.steps):
                 for _ in range(step.repeat):
-                    outcome = _run_step(index, step, session, captured, contracts_dir)
+                    outcome = _run_step(index, step, session, captured, contracts_dir, today)
                     if outcome.error or outcome.differences:
                         break
                 result.steps.append(outcome)
+                if outcome.retired is not None:
+                    result.verdict = "retired"
+                    result.reason = f"announced {outcome.retired.date.isoformat()}"
+                    break
                 if outcome.error or outcome.differences:
                     result.verdict = "drift"
                     break
@@ -206,7 +225,7 @@ def run_case(case: Case, target: Target, contracts_dir: Path) -> CaseResult:
 
 
 def _run_step(index: int, step: Step, session: Session, captured: dict[str, Any],
-              contracts_dir: Path) -> StepResult:
+              contracts_dir: Path, today: date | None = None) -> StepResult:
     send = _substitute(dict(step.send), captured)
     out = StepResult(index=index, route=send["route"])
     try:
@@ -222,8 +241,14 @@ def _run_step(index: int, step: Step, session: Session, captured: dict[str, Any]
     out.status, out.body = exchange.status, exchange.body
     out.headers = {k: v for k, v in exchange.headers.items()
                    if k.lower() in {"retry-after", "content-type"}}
-    out.diagnosis = exchange.diagnosis.id if exchange.diagnosis else None
-    out.differences = _compare(_substitute(dict(step.expect), captured), exchange)
+    # Diagnosed again as of the run's day, so that dated rules follow an injected today.
+    error = exchange.decoded.error
+    diagnosis = diagnose(error, exchange.sent, today=today) if error is not None else None
+    out.diagnosis = diagnosis.id if diagnosis else None
+    out.differences = _compare(_substitute(dict(step.expect), captured), exchange, out.diagnosis)
+    if out.differences and out.diagnosis == "endpoint-retired":
+        # Not the pinned answer, because the endpoint is past its date and says it is gone.
+        out.retired = exchange.route.sunset
     for name, dotted in step.capture.items():
         captured[name] = _dig({"body": exchange.body, "headers": exchange.headers}, dotted)
     return out
@@ -337,7 +362,8 @@ def _media_path(send: Mapping[str, Any], contracts_dir: Path, scratch: Path) -> 
     return _inside(contracts_dir, send["file"], "file")
 
 
-def _compare(expect: Mapping[str, Any], ex: Exchange) -> list[Difference]:
+def _compare(expect: Mapping[str, Any], ex: Exchange,
+             diagnosis: str | None) -> list[Difference]:
     diffs = compare(expect["status"], ex.status, "status")
     if "body" in expect:
         diffs += compare(expect["body"], ex.body, "body")
@@ -352,8 +378,7 @@ def _compare(expect: Mapping[str, Any], ex: Exchange) -> list[Difference]:
         for name, want in expect["headers"].items():
             diffs += compare(want, lower.get(name.lower(), MISSING), f"headers.{name}")
     if "diagnosis" in expect:
-        got = ex.diagnosis.id if ex.diagnosis else None
-        diffs += compare(expect["diagnosis"], got, "diagnosis")
+        diffs += compare(expect["diagnosis"], diagnosis, "diagnosis")
     if "envelope" in expect:
         diffs += compare(expect["envelope"], ex.decoded.style, "envelope")
     return diffs

@@ -42,6 +42,7 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_input_stream
 
+from heygen_lab.routes import LEGACY_SUNSET
 from heygen_lab.spec import Operation, load_spec
 
 from .faults import Fault, FaultInjector
@@ -61,6 +62,8 @@ MIB: Final = 1024 * 1024
 JSON_LIMIT: Final = MIB
 CHUNK: Final = 256 * 1024
 IDEM_KEY: Final = re.compile(r"[A-Za-z0-9_:.\-]{1,255}")
+#: ``Emulator(legacy=...)``: v1/v2 as last documented, or as removed after their end of life.
+LEGACY_MODES: Final = ("available", "retired")
 
 Handler = Callable[["Call"], Any]
 #: v3 handlers by spec operation name.
@@ -236,8 +239,13 @@ class Service:
     """The WSGI applications of both hosts over one state."""
 
     def __init__(self, state: EmulatorState, keys: Iterable[str], faults: FaultInjector,
-                 overrides: Mapping[str, Mapping[str, Any]], signing_key: bytes) -> None:
+                 overrides: Mapping[str, Mapping[str, Any]], signing_key: bytes,
+                 legacy: str = "available") -> None:
         from . import families  # noqa: F401 -- registers every handler
+
+        if legacy not in LEGACY_MODES:
+            raise ValueError(f"legacy must be one of {', '.join(LEGACY_MODES)}; got {legacy!r}")
+        self.legacy = legacy
 
         self.state = state
         self.keys = frozenset(keys)
@@ -295,6 +303,9 @@ class Service:
                     raise ApiError(f"{version}.rate_limited",
                                    headers={"Retry-After": str(fault.retry_after)})
                 raise ApiError(f"{version}.internal_error", status=fault.status)
+            if self.legacy == "retired" and version in ("v1", "v2"):  # every v1/v2 path is gone
+                raise ApiError(f"{version}.endpoint_removed",
+                               removed_on=LEGACY_SUNSET.date.isoformat())
             call = self._route(request, host, version)
             if call.handler not in _PUBLIC:
                 call.key = self._authenticate(request, version)

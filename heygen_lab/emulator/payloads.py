@@ -64,6 +64,10 @@ PAYLOADS: Final[Mapping[str, Payload]] = {
                               "no documented v1 limit; the emulator refuses absurd sizes"),
     "v1.rate_limited": P(429, "v1", 429, "Too Many Requests", _S),
     "v1.internal_error": P(500, "v1", 500, "Internal Server Error", _S),
+    "v1.endpoint_removed": P(410, "v1", 410, "This v1 endpoint is Legacy and was removed on "
+                             "{removed_on}; use the v3 API", _S,
+                             "Emulator(legacy='retired'): what HeyGen answers after the announced "
+                             "end of life is undocumented; 410 Gone (RFC 9110) in the v1 shape"),
     "v1.video_render_failed": P(200, "embedded", 40119,
                                 "Video render failed: the video is too long for your plan", _D,
                                 "code 40119 documented; carried in data.error of video_status.get"),
@@ -86,6 +90,11 @@ PAYLOADS: Final[Mapping[str, Payload]] = {
     "v2.insufficient_credit": P(402, "v2", "insufficient_credit",
                                 "insufficient credit: {balance} left, {cost} needed", _S,
                                 "v3 code reused in the v2 envelope"),
+    "v2.endpoint_removed": P(410, "v2", "internal_error", "This v2 endpoint is Legacy and was "
+                             "removed on {removed_on}; use the v3 API", _S,
+                             "Emulator(legacy='retired'): undocumented; 410 Gone, v2's habitual "
+                             "internal_error code [many], the wording of the deprecation notice "
+                             "reported before the date [once, postiz #1838] in the past tense"),
     "v2.rate_limited": P(429, "v2", "rate_limit_exceeded", "Too Many Requests", _S),
     "v2.internal_error": P(500, "v2", "internal_error", "Internal Server Error", _S),
     # ---- v3 envelope: {"error": {"code", "message", "param", "doc_url"}} ----

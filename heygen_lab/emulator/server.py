@@ -49,7 +49,8 @@ class Emulator:
     ``with Emulator(plan="trial") as emu:`` starts both hosts on free loopback ports;
     ``emu.api_base`` / ``emu.upload_base`` are their URLs. Also: ``complete_race`` (answer the
     first ``complete`` after each PUT with 409, as HeyGen may) and ``read_timeout`` (seconds a
-    connection may stall while sending a body).
+    connection may stall while sending a body). ``legacy="retired"`` answers every v1/v2
+    route as removed after its announced end of life (410 Gone in the route's envelope [sim]).
     """
 
     def __init__(self, *, plan: str | PlanProfile = "pro", faults: str | Sequence[Fault] = (),
@@ -57,7 +58,8 @@ class Emulator:
                  storage_dir: str | Path | None = None, host: str = "127.0.0.1",
                  api_port: int = 0, upload_port: int = 0, seed: int = 0,
                  payload_overrides: Mapping[str, Mapping[str, Any]] | None = None,
-                 complete_race: bool = False, read_timeout: float = 30.0) -> None:
+                 complete_race: bool = False, read_timeout: float = 30.0,
+                 legacy: str = "available") -> None:
         self.keys = tuple(keys)
         if not self.keys:
             raise ValueError("Emulator needs at least one API key")
@@ -76,7 +78,8 @@ class Emulator:
         self.state = EmulatorState(self.plan, self.clock, self.storage_dir, seed)
         self.state.complete_race = complete_race
         signing_key = hashlib.sha256(f"heygen-lab-emulator:{seed}".encode()).digest()
-        self.service = Service(self.state, self.keys, injector, overrides, signing_key)
+        self.service = Service(self.state, self.keys, injector, overrides, signing_key,
+                               legacy=legacy)
         self.api_base = ""
         self.upload_base = ""
         self._servers: list[BaseWSGIServer] = []

@@ -25,7 +25,7 @@ from heygen_lab.contracts import (
     run_check,
     write_report,
 )
-from heygen_lab.contracts.report import expected_summary, observed_summary
+from heygen_lab.contracts.report import expected_summary, observed_summary, verdict_text
 from heygen_lab.emulator import PLANS
 from heygen_lab.errors import ConfigurationError, HeyGenError
 from heygen_lab.widgets._common import View, append_html, clear, esc, redact, widgets
@@ -44,6 +44,7 @@ MODES = ("emulator", "replay", "live")
 VERDICT_COLOURS: Mapping[str, tuple[str, str]] = {
     "pass": ("#e8f5e9", "#1b5e20"),   # green
     "drift": ("#ffebee", "#b71c1c"),  # red
+    "retired": ("#ede7f6", "#4527a0"),  # purple: the legacy endpoint is past its end of life
     "skip": ("#f0f0f0", "#616161"),   # grey
     "error": ("#fff3e0", "#e65100"),  # orange
 }
@@ -68,7 +69,7 @@ def results_table(results: Sequence[CaseResult]) -> str:
         observed = r.reason if r.verdict in {"skip", "error"} and not r.steps else (
             observed_summary(r))
         cells = [f"<code>{esc(r.case.id)}</code>",
-                 f"<b style='color:{colour}'>{esc(r.verdict)}</b>",
+                 f"<b style='color:{colour}'>{esc(verdict_text(r))}</b>",
                  esc(expected_summary(r)), esc(observed), esc(r.case.provenance.get("kind", ""))]
         rows.append(f"<tr class='verdict-{esc(r.verdict)}' style='background:{background}'>"
                     + "".join(f"<td style='padding:2px 8px'>{c}</td>" for c in cells) + "</tr>")
@@ -171,9 +172,17 @@ class PlanCheckWidget(View):
             return None
         self.report = report
         drifted = [r.case.id for r in report.drifted]
-        self.progress.bar_style = "danger" if drifted else "success"
+        self.progress.bar_style = ("danger" if drifted else "warning" if report.retired
+                                   else "success")
         self.status.value = "done"
         self.summary.value = f"<b>{esc(counts_line(report.results))}</b> ({esc(report.target)})"
+        retired = report.retired_lines()
+        if retired:
+            items = "".join(f"<li>{esc(line)}</li>" for line in retired)
+            colour = VERDICT_COLOURS["retired"][1]
+            self.summary.value += (f"<div style='color:{colour}'><b>{len(retired)} retired</b>: "
+                                   "v1/v2 endpoints past the end of life HeyGen announced"
+                                   f"<ul>{items}</ul></div>")
         self.case_select.options = [(f"{r.verdict:<5}  {r.case.id}", r.case.id)
                                     for r in report.results]
         if report.results:

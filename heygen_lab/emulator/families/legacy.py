@@ -1,8 +1,11 @@
 """The legacy v1/v2 routes: the upload host's raw-bytes uploads and the v1/v2 API.
 
-HeyGen announced the end of v1/v2 for 2026-10-31 (one page says 2026-10-01) [doc]; what they
-answer after that date is not documented, so these routes keep the behaviour last documented
-or reported.
+HeyGen announced the end of v1/v2 for 2026-10-31 (one page says 2026-10-01) [doc]
+(https://developers.heygen.com/endpoint-version-comparison,
+https://developers.heygen.com/more-legacy-api). What they answer after that date is not
+documented, so by default (``Emulator(legacy="available")``) these routes keep the behaviour last
+documented or reported; ``Emulator(legacy="retired")`` answers every v1/v2 path with 410 Gone in
+the route's envelope instead [sim] (:mod:`..http`, payloads ``v1/v2.endpoint_removed``).
 """
 
 from __future__ import annotations
@@ -243,11 +246,33 @@ def avatars(call: Call) -> Response:
         + uploaded})
 
 
+@legacy("api", "/v2/avatar_group.list", ["GET"])
+def avatar_groups(call: Call) -> Response:
+    """GET /v2/avatar_group.list [doc: https://docs.heygen.com/reference/list-all-avatar-groups,
+    with ``include_public``]: ``data.avatar_group_list`` of ``{id, name, group_type,
+    train_status}`` [many: third-party clients read these]; the groups (one per catalogue
+    avatar, public only with ``include_public=true``) and ``created_at`` [sim]."""
+    public = (call.arg("include_public") or "").lower() == "true"
+    groups = [{"id": f"{a['avatar_id']}_group", "name": a["avatar_name"],
+               "group_type": "PUBLIC_PHOTO", "train_status": "ready", "created_at": 0}
+              for a in AVATARS] if public else []
+    with call.state.lock:
+        groups += [{"id": f"{p.talking_photo_id}_group", "name": p.talking_photo_id,
+                    "group_type": "PHOTO", "train_status": "ready",
+                    "created_at": p.created_ts}
+                   for p in call.state.talking_photos.values()]
+    return call.ok({"avatar_group_list": groups})
+
+
 @legacy("api", "/v2/voices", ["GET"])
 def voices(call: Call) -> Response:
-    """GET /v2/voices [doc via a reconstructed reference]."""
-    return call.ok({"voices": [{**v, "preview_audio": None, "support_pause": True,
-                                "emotion_support": False} for v in VOICES]})
+    """GET /v2/voices [doc via a reconstructed reference]: ``preview_audio`` is a URL [doc]
+    (the emulator serves no audio there [sim]); ``support_interactive_avatar`` [many: several
+    clients filter on it]; its value, ``support_pause`` and ``emotion_support`` [sim]."""
+    return call.ok({"voices": [
+        {**v, "preview_audio": call.file_url(f"{v['voice_id']}-preview.mp3"),
+         "support_pause": True, "emotion_support": False,
+         "support_interactive_avatar": v["gender"] == "female"} for v in VOICES]})
 
 
 @legacy("api", "/v2/user/remaining_quota", ["GET"])
@@ -259,4 +284,17 @@ def remaining_quota(call: Call) -> Response:
             remaining = max(0, plan.daily_video_cap - state.videos_today())
         else:
             remaining = state.credits
-    return call.ok({"remaining_quota": remaining})
+    # details{api, seat}: one typed client models it [once] (teamduality/heygen-typescript-sdk);
+    # the split (everything on api, no seat quota) is the emulator's [sim].
+    return call.ok({"remaining_quota": remaining, "details": {"api": remaining, "seat": 0}})
+
+
+@legacy("api", "/v1/user/me", ["GET"])
+def user_me(call: Call) -> Response:
+    """GET /v1/user/me [once: teamduality/heygen-typescript-sdk]: the v1 envelope (``msg`` and
+    ``message`` null [doc for v1]) around ``{username, email, first_name, last_name}``; the
+    values are the v3 user's [sim]."""
+    from .users import me  # the one emulator user, as GET /v3/users/me shows it
+
+    user = me(call)
+    return call.ok({k: user[k] for k in ("username", "email", "first_name", "last_name")})
