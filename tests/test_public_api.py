@@ -11,8 +11,8 @@ EXPECTED = {
     "__version__", "HeyGenClient", "Asset", "Exchange", "VideoStatus", "Page", "VIAS", "Settings",
     "Media", "load_media", "Diagnosis", "Sent", "diagnose", "ErrorRecord", "RetryPolicy",
     "Emulator", "run_check", "HeyGenError", "ConfigurationError", "MediaError",
-    "InvalidRequestError", "TransportError", "ConnectError", "RequestTimeout", "APIError",
-    "BadRequestError",
+    "InvalidRequestError", "TransportError", "ConnectError", "ResponseLost", "RequestTimeout",
+    "APIError", "BadRequestError",
     "AuthenticationError", "InsufficientCreditError", "PermissionDeniedError", "NotFoundError",
     "ConflictError", "PayloadTooLargeError", "RateLimitError", "ServerError",
 }
