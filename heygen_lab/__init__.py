@@ -35,6 +35,7 @@ _EXPORTS = {
     "InvalidRequestError": "heygen_lab.errors",
     "TransportError": "heygen_lab.errors",
     "ConnectError": "heygen_lab.errors",
+    "ResponseLost": "heygen_lab.errors",
     "RequestTimeout": "heygen_lab.errors",
     "APIError": "heygen_lab.errors",
     "BadRequestError": "heygen_lab.errors",
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
         PermissionDeniedError,
         RateLimitError,
         RequestTimeout,
+        ResponseLost,
         ServerError,
         TransportError,
     )

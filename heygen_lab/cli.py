@@ -446,18 +446,46 @@ def _print_row(result: Any) -> None:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    from heygen_lab.contracts import run_check
+    from heygen_lab.cassettes.recorder import is_loopback_url
+    from heygen_lab.contracts import default_dir, run_check
 
     resolved = settings(args)
-    if args.target == "live" and resolved.api_key is None:
-        raise CLIError("--target live needs HEYGEN_API_KEY in the environment", EXIT_USAGE)
+    if args.target == "live":
+        if resolved.api_key is None:
+            raise CLIError("--target live needs HEYGEN_API_KEY in the environment", EXIT_USAGE)
+        local = [b for b in (resolved.api_base, resolved.upload_base) if is_loopback_url(b)]
+        if local:
+            raise CLIError(f"--target live records HeyGen itself, but {local[0]} is a server on "
+                           "this machine (the emulator?); a cassette from it must not say "
+                           "'live': use --target emulator, or unset HEYGEN_API_BASE / "
+                           "HEYGEN_UPLOAD_BASE", EXIT_USAGE)
+    directory = args.cassettes or default_dir("cassettes")
+    before = _cassette_stamps(directory)
     report = run_check(record=args.target, contracts_dir=args.contracts,
                        cassette_dir=args.cassettes, plan=args.plan,
                        allow_billed=args.allow_billed, only=args.only, on_result=_print_row,
                        settings=resolved)
-    print(f"recorded {report.counts.get('pass', 0) + report.counts.get('drift', 0)} "
-          f"cassette(s) ({report.target})")
+    after = _cassette_stamps(directory)
+    written = sorted(p for p, stamp in after.items() if before.get(p) != stamp)
+    print(f"recorded {len(written)} cassette(s) ({report.target})")
+    if not written:
+        reasons = [r.reason or r.explain() for r in report.results if r.verdict != "skip"]
+        hint = f": {reasons[0].splitlines()[-1].strip()}" if reasons else ""
+        print(f"heygen-lab: error: nothing was recorded{hint}", file=sys.stderr)
+        return EXIT_FAIL
     return EXIT_FAIL if report.counts.get("error") else 0
+
+
+def _cassette_stamps(directory: Path) -> dict[Path, tuple[int, int]]:
+    """Each cassette file under ``directory`` with its (mtime_ns, size): what a run wrote."""
+    if not directory.is_dir():
+        return {}
+    stamps = {}
+    for path in directory.rglob("*.yaml"):
+        with suppress(OSError):
+            st = path.stat()
+            stamps[path] = (st.st_mtime_ns, st.st_size)
+    return stamps
 
 
 def cmd_cassettes(args: argparse.Namespace) -> int:

@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
 from urllib3.util import SKIP_HEADER
 
 from heygen_lab import __version__, uploads
@@ -39,8 +42,12 @@ from heygen_lab.errors import (
     HeyGenError,
     InvalidRequestError,
     MediaError,
+    NotFoundError,
+    PermissionDeniedError,
     Redactor,
     RequestTimeout,
+    ResponseLost,
+    ServerError,
     error_for,
 )
 from heygen_lab.media import (
@@ -54,7 +61,14 @@ from heygen_lab.media import (
     file_type,
     load_media,
 )
-from heygen_lab.retry import RetryPolicy, parse_retry_after, retry_delay, should_retry
+from heygen_lab.retry import (
+    UPLOAD_RETRIES,
+    RetryPolicy,
+    parse_retry_after,
+    retry_delay,
+    should_retry,
+    upload_policy,
+)
 from heygen_lab.routes import Host, Route, operation_route, route
 from heygen_lab.settings import Secret, Settings, Timeouts
 from heygen_lab.spec import Operation, Violation, load_spec
@@ -85,6 +99,10 @@ IDEMPOTENCY_KEY_OPERATIONS: frozenset[str] = frozenset({
 may retry them after a 5xx or a dropped connection without acting twice."""
 
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_:.-]{1,255}")
+DEFAULT_POOL_MAXSIZE = 32
+"""Connections kept per host: a client shared by up to this many threads never opens and
+discards extra ones (requests' own default is 10)."""
+_KEYS_REMEMBERED = 4096
 _BILLING_BLOCKS = ("wallet", "subscription", "usage_based")
 
 
@@ -208,6 +226,20 @@ class HeyGenClient:
 
     Each setting comes from the argument, else the environment (``HEYGEN_API_KEY``,
     ``HEYGEN_API_BASE``, ``HEYGEN_UPLOAD_BASE``), else the default hosts.
+
+    Retries: ``max_retries`` (default 2) or ``retry_policy`` for every request; the upload
+    requests (v3, the three direct-upload steps, :meth:`resume_direct_upload`) use
+    ``upload_retries`` (default :data:`~heygen_lab.retry.UPLOAD_RETRIES`, 8, unless
+    ``max_retries`` or ``retry_policy`` is given, which then applies to uploads too).
+
+    Threads: one client may be shared by many threads. Its settings are frozen, the username
+    :meth:`list_assets` needs is fetched once under a lock, the backoff's random draws are
+    locked, and the connection pool keeps ``pool_maxsize`` connections per host (default 32;
+    it applies to the session the client creates, not to a ``session=`` you pass). requests
+    itself is used only in the ways that are safe to share (no cookies, no per-call mounting).
+
+    ``verify`` is requests' TLS setting (a CA bundle path, or False); by default requests'
+    own (certifi, or ``REQUESTS_CA_BUNDLE``).
     """
 
     def __init__(
@@ -223,15 +255,42 @@ class HeyGenClient:
         sleep: Callable[[float], None] = time.sleep,
         env: Mapping[str, str] | None = None,
         seed: int | None = None,
+        upload_retries: int | None = None,
+        pool_maxsize: int = DEFAULT_POOL_MAXSIZE,
+        verify: bool | str | None = None,
     ) -> None:
         self.settings = Settings.resolve(api_key, api_base=api_base, upload_base=upload_base,
                                          timeout=timeout, max_retries=max_retries, env=env)
         self.retry_policy = retry_policy or RetryPolicy(max_retries=self.settings.max_retries)
-        self._session = session or requests.Session()
+        if upload_retries is None:
+            explicit = max_retries is not None or retry_policy is not None
+            upload_retries = self.retry_policy.max_retries if explicit else UPLOAD_RETRIES
+        if (isinstance(upload_retries, bool) or not isinstance(upload_retries, int)
+                or not 0 <= upload_retries <= 20):
+            raise ConfigurationError(f"upload_retries must be an integer from 0 to 20, got "
+                                     f"{upload_retries!r}")
+        self.upload_retry_policy = upload_policy(self.retry_policy, upload_retries)
+        if isinstance(pool_maxsize, bool) or not isinstance(pool_maxsize, int) \
+                or pool_maxsize < 1:
+            raise ConfigurationError(f"pool_maxsize must be an integer >= 1, got "
+                                     f"{pool_maxsize!r}")
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_maxsize=pool_maxsize)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        self._session = session
         self._session.headers["User-Agent"] = f"heygen-lab/{__version__}"
+        if verify is not None:
+            self._session.verify = verify
         self._sleep = sleep
         self._rng = random.Random(seed)
+        self._lock = threading.Lock()  # the RNG and the key memory
+        self._username_lock = threading.Lock()  # one GET /v3/users/me at a time
         self._username: str | None = None
+        self._keys: OrderedDict[str, str] = OrderedDict()
+        key = self.settings.api_key
+        self._redactor = Redactor.for_secrets(key.reveal() if key is not None else None)
 
     def __repr__(self) -> str:
         key = "set" if self.settings.api_key else "unset"
@@ -249,10 +308,15 @@ class HeyGenClient:
 
     # ------------------------------------------------------------------ the request loop
     def url_for(self, route_id: str, **path_params: str) -> str:
-        """The absolute URL of a route on the configured hosts."""
+        """The absolute URL of a route on the configured hosts.
+
+        Each path parameter is percent-encoded as one segment (``/`` too), so
+        ``url_for("v3-asset-delete", asset_id="x/../other")`` addresses one asset named so,
+        never another path; ``.``, ``..`` and empty values are refused.
+        """
         r = route(route_id)
         base = self.settings.upload_base if r.host == "upload" else self.settings.api_base
-        return base + r.path.format(**path_params)
+        return base + r.path.format(**{k: _segment(k, v) for k, v in path_params.items()})
 
     def exchange(
         self,
@@ -265,12 +329,21 @@ class HeyGenClient:
         headers: Mapping[str, str] | None = None,
         auth: bool = True,
         on_progress: Progress | None = None,
+        retry_policy: RetryPolicy | None = None,
+        idempotent: bool = False,
     ) -> Exchange:
         """Send one request (retrying as the policy allows) and return what came back.
 
         ``url`` overrides the route's URL: the direct-upload PUT and the wrong-host probe use it.
-        Headers whose value is ``None`` in ``headers`` are not sent.
+        Headers whose value is ``None`` in ``headers`` are not sent. ``retry_policy`` replaces
+        the client's for this request; ``idempotent=True`` vouches that repeating the request
+        cannot act twice (a direct upload's ``complete``), so 5xx and lost responses are retried.
+
+        When the connection breaks: nothing sent -> :class:`ConnectError` (retried for any
+        request); sent, no response -> retried if repeatable, else :class:`ResponseLost` (the
+        server may have acted on it); no response in time -> :class:`RequestTimeout`.
         """
+        policy = retry_policy or self.retry_policy
         r = route(route_id)
         target = url or self.url_for(route_id, **(path_params or {}))
         parts = urlsplit(target)
@@ -284,7 +357,7 @@ class HeyGenClient:
                     "without one, run against the emulator (heygen-lab serve)"
                 )
             sent_headers["X-Api-Key"] = self.settings.api_key.reveal()
-        repeatable = r.idempotent or "Idempotency-Key" in sent_headers
+        repeatable = r.idempotent or idempotent or "Idempotency-Key" in sent_headers
         timeout = self._timeout(r, payload)
         base_sent = payload.sent if payload else Sent(encoding="empty", size=0)
         sent = replace(base_sent, route=r.id, host=host_kind, path=parts.path,
@@ -299,27 +372,38 @@ class HeyGenClient:
                         timeout=timeout, allow_redirects=False,
                     )
             except requests.RequestException as exc:
-                if should_retry(attempt=attempt, policy=self.retry_policy, status=None,
-                                network_error=True, repeatable=repeatable):
-                    self._pause(attempt, None)
+                sent_any = not _never_sent(exc)
+                if should_retry(attempt=attempt, policy=policy, status=None,
+                                network_error=True, repeatable=repeatable, sent=sent_any):
+                    self._pause(attempt, None, policy)
                     attempt += 1
                     continue
-                if isinstance(exc, requests.Timeout):
-                    note = "" if repeatable else "; the request may have been acted on"
-                    raise RequestTimeout(
-                        f"{method} {target}: no response within {timeout:g}s{note}",
-                        method=method, url=target,
+                tries = f" (after {attempt + 1} attempts)" if attempt else ""
+                if not sent_any:
+                    raise ConnectError(
+                        f"{method} {target}: no response ({type(exc).__name__}){tries}; could "
+                        "not connect: check the URL and that the server is reachable",
+                        method=method, url=target, redactor=self._redactor,
                     ) from None
-                raise ConnectError(
-                    f"{method} {target}: no response ({type(exc).__name__}); check the URL "
-                    "and that the server is reachable", method=method, url=target,
+                acted = "" if repeatable else (
+                    "; the request may have been acted on (it carries no Idempotency-Key, so "
+                    "it was not retried): check before sending it again")
+                if isinstance(exc, requests.Timeout):
+                    raise RequestTimeout(
+                        f"{method} {target}: no response within {timeout:g}s{tries}{acted}",
+                        method=method, url=target, redactor=self._redactor,
+                    ) from None
+                raise ResponseLost(
+                    f"{method} {target}: no response ({type(exc).__name__}){tries}: the "
+                    f"connection broke after the request was sent{acted}",
+                    method=method, url=target, redactor=self._redactor,
                 ) from None
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if not response.ok and should_retry(
-                attempt=attempt, policy=self.retry_policy, status=response.status_code,
+                attempt=attempt, policy=policy, status=response.status_code,
                 network_error=False, repeatable=repeatable, code=_error_code(response),
             ):
-                self._pause(attempt, retry_after)
+                self._pause(attempt, retry_after, policy)
                 attempt += 1
                 continue
             return self._finish(r, method, target, sent, response, attempt + 1)
@@ -342,11 +426,6 @@ class HeyGenClient:
         if err is not None:
             raise err
         return ex.decoded
-
-    @cached_property
-    def _redactor(self) -> Redactor:
-        key = self.settings.api_key
-        return Redactor.for_secrets(key.reveal() if key is not None else None)
 
     def _finish(self, r: Route, method: str, url: str, sent: Sent,
                 response: requests.Response, attempts: int) -> Exchange:
@@ -375,8 +454,11 @@ class HeyGenClient:
             return t.upload
         return t.read if r.method == "GET" else t.write
 
-    def _pause(self, attempt: int, retry_after: float | None) -> None:
-        self._sleep(retry_delay(attempt, self.retry_policy, retry_after, self._rng))
+    def _pause(self, attempt: int, retry_after: float | None,
+               policy: RetryPolicy | None = None) -> None:
+        with self._lock:  # random.Random is shared by every thread using this client
+            delay = retry_delay(attempt, policy or self.retry_policy, retry_after, self._rng)
+        self._sleep(delay)
 
     # ------------------------------------------------------------------ uploads
     def upload_asset(
@@ -393,6 +475,15 @@ class HeyGenClient:
 
         ``via="auto"`` uses v3 up to 32 MB (32,000,000 bytes) and the direct upload above.
         Everything about the file is checked before a byte is sent.
+
+        Faults: ``v3`` and ``direct`` send an ``Idempotency-Key`` (``idempotency_key`` or a fresh
+        one) and retry 5xx, 429, lost responses and 409 ``request_in_progress`` on the same key,
+        up to ``upload_retries`` times; the direct upload's ``complete`` is retried too (it is
+        idempotent). Every error they raise carries the key (``.idempotency_key``) and, for a
+        direct upload, the pending asset (``.asset_id``), both also in the message, which says
+        how to resume without a second asset. A key is for one file: this client refuses to send
+        a key it used for other bytes. ``v1`` has no idempotency: only a 429 is retried, and an
+        error after the body was sent says the asset may exist.
         """
         if via not in VIAS:
             raise ConfigurationError(f"via must be one of {', '.join(VIAS)}; got {via!r}")
@@ -403,8 +494,15 @@ class HeyGenClient:
         if via == "v3":
             return self._upload_v3(media, on_progress, idempotency_key)
         if via == "direct":
-            return self._upload_direct(media, on_progress)
+            media.check(V3_TYPES, route="the v3 direct upload")
+            upload = _Upload("direct", self._claim_key(idempotency_key, media, "direct"),
+                             reused=idempotency_key is not None)
+            with _upload_errors(upload):
+                return self._direct(media, on_progress, upload, stale=None)
         media.check(V1_TYPES, route="the legacy v1 upload")
+        if idempotency_key is not None:
+            raise ConfigurationError("the legacy v1 upload does not honour Idempotency-Key; "
+                                     "use via='v3' or 'direct' for a retry-safe upload")
         if via == "v1":
             payload = uploads.raw(media)
         elif via == "v1-multipart-file":  # the v3 part name, sent to v1: gets 40001
@@ -412,12 +510,64 @@ class HeyGenClient:
         else:  # fields type + asset, as in the seed note: gets 40001 too
             payload = uploads.multipart(media, file_field="asset",
                                         fields={"type": media.file_type})
-        data = self.call("v1-upload", payload=payload, on_progress=on_progress).data or {}
+        with _unkeyed_upload_errors():
+            data = self.call("v1-upload", payload=payload, on_progress=on_progress,
+                             retry_policy=self.upload_retry_policy).data or {}
         return Asset(
             id=str(data.get("id", "")), url=data.get("url"), mime_type=media.mime_type,
             size=media.size, file_type=str(data.get("file_type") or media.file_type),
             via=via, image_key=data.get("image_key"), raw=data,
         )
+
+    def resume_direct_upload(
+        self,
+        asset_id: str,
+        file: Source | Media,
+        *,
+        idempotency_key: str | None = None,
+        content_type: str | None = None,
+        name: str | None = None,
+        on_progress: Progress | None = None,
+    ) -> Asset:
+        """Finish a direct upload that broke off, from the ``asset_id`` (and ideally the
+        ``idempotency_key``) its error carried; pass the same file.
+
+        HeyGen has no call that hands out an upload URL again for an existing asset; what it
+        offers is the ``Idempotency-Key`` of the init (replayed for 24 h) and the idempotent
+        ``complete``. So, in order:
+
+        1. ``complete`` the asset: if the PUT had landed, that finishes it (nothing re-sent).
+        2. Else replay the init under ``idempotency_key``: HeyGen answers the original
+           response, the same asset and upload URL, so the bytes are PUT again (a PUT to the
+           same URL replaces the object) and completed: still one asset.
+        3. If there is no key, the key has expired (the replay names another asset), or the
+           signed URL has expired (the PUT is refused with 403), a fresh init uploads the file
+           as a new asset, and the old pending one, which can never complete now, is deleted
+           (best effort; a pending asset is unusable and HeyGen expires it anyway).
+
+        Returns the finished asset; raises like :meth:`upload_asset` (errors carry the key and
+        the asset id of the attempt in progress).
+        """
+        media = file if isinstance(file, Media) else load_media(
+            file, content_type=content_type, name=name)
+        media.check(V3_TYPES, route="the v3 direct upload")
+        _segment("asset_id", asset_id)
+        key = None if idempotency_key is None else self._claim_key(idempotency_key, media,
+                                                                   "direct")
+        upload = _Upload("direct", key, asset_id, reused=key is not None)
+        with _upload_errors(upload):
+            try:
+                data = self._complete(asset_id, media, wait_for_put=False)
+            except ConflictError:  # the bytes never arrived: PUT them (again)
+                stale: str | None = asset_id
+            except NotFoundError:  # expired or deleted: nothing to resume, upload anew
+                stale = None
+                upload.key, upload.asset_id = None, None
+            else:
+                return _v3_asset(data, media, "direct")
+            if upload.key is None:
+                upload.key, upload.reused = self._claim_key(None, media, "direct"), False
+            return self._direct(media, on_progress, upload, stale=stale)
 
     def upload_image(self, file: Source, **kwargs: Any) -> Asset:
         """Upload an image (PNG or JPEG); refuses any other kind before sending."""
@@ -443,20 +593,73 @@ class HeyGenClient:
                    idempotency_key: str | None) -> Asset:
         media.check(V3_TYPES, route="v3 /v3/assets", max_bytes=V3_MAX_BYTES,
                     hint="use via='direct' (or 'auto') for files over 32 MiB")
-        key = idempotency_key or f"heygen-lab-{uuid.uuid4().hex}"
-        data = self.call("v3-upload", payload=uploads.multipart(media, file_field="file"),
-                         headers={"Idempotency-Key": key}, on_progress=on_progress).data or {}
+        upload = _Upload("v3", self._claim_key(idempotency_key, media, "v3"))
+        with _upload_errors(upload):
+            data = self.call("v3-upload", payload=uploads.multipart(media, file_field="file"),
+                             headers={"Idempotency-Key": str(upload.key)},
+                             on_progress=on_progress,
+                             retry_policy=self.upload_retry_policy).data or {}
         return _v3_asset(data, media, "v3")
 
-    def _upload_direct(self, media: Media, on_progress: Progress | None) -> Asset:
-        media.check(V3_TYPES, route="the v3 direct upload")
+    def _claim_key(self, key: str | None, media: Media, via: str) -> str:
+        """The Idempotency-Key for uploading ``media`` (``key`` or a fresh one), refusing one
+        this client already sent with other bytes (HeyGen would replay the other file's
+        answer: heygen-api-sources.md §2.3)."""
+        if key is None:
+            key = f"heygen-lab-{uuid.uuid4().hex}"
+        elif not isinstance(key, str) or not _IDEMPOTENCY_KEY.fullmatch(key):
+            raise ConfigurationError("idempotency_key must be 1 to 255 characters of "
+                                     "A-Z a-z 0-9 _ : . -")
+        claim = f"{via}:{media.sha256}:{media.size}:{media.mime_type}"
+        with self._lock:
+            known = self._keys.get(key)
+            if known is not None and known != claim:
+                raise ConfigurationError(
+                    f"Idempotency-Key {key} was already sent by this client with other bytes or "
+                    "another route; HeyGen would replay that upload's answer. Use a new key "
+                    "(or none) for this file")
+            self._keys[key] = claim
+            self._keys.move_to_end(key)
+            while len(self._keys) > _KEYS_REMEMBERED:
+                self._keys.popitem(last=False)
+        return key
+
+    def _direct(self, media: Media, on_progress: Progress | None, upload: _Upload,
+                stale: str | None) -> Asset:
+        """Init (keyed), PUT, complete; then delete ``stale``, a pending asset this replaces."""
+        init = self._direct_init(media, str(upload.key))
+        upload.asset_id = init["asset_id"]
+        try:
+            self._direct_put(media, init, on_progress)
+        except PermissionDeniedError:
+            # A replayed init (a key given again) hands out the original URL, which may have
+            # expired: start over with a fresh key, once; the replayed asset is cleaned up.
+            if not upload.reused or upload.replaced:
+                raise
+            stale_now = upload.asset_id
+            upload.replaced, upload.reused = True, False
+            upload.key = self._claim_key(None, media, "direct")
+            upload.asset_id = None
+            asset = self._direct(media, on_progress, upload, stale=stale_now)
+            self._forget_pending(stale, asset.id)
+            return asset
+        data = self._complete(upload.asset_id, media, wait_for_put=True)
+        asset = _v3_asset(data, media, "direct")
+        self._forget_pending(stale, asset.id)
+        return asset
+
+    def _direct_init(self, media: Media, key: str) -> dict[str, Any]:
         init = self.call("direct-init", payload=uploads.json_body({
             "filename": media.name, "content_type": media.mime_type,
             "size_bytes": media.size, "checksum_sha256": media.sha256,
-        })).data or {}
+        }), headers={"Idempotency-Key": key}, retry_policy=self.upload_retry_policy).data or {}
         asset_id, upload_url = str(init.get("asset_id", "")), init.get("upload_url")
         if not asset_id or not isinstance(upload_url, str):
             raise HeyGenError("the direct-upload init response has no asset_id or upload_url")
+        return {**init, "asset_id": asset_id}
+
+    def _direct_put(self, media: Media, init: Mapping[str, Any],
+                    on_progress: Progress | None) -> None:
         max_bytes = init.get("max_bytes")
         if isinstance(max_bytes, int):
             media.check(V3_TYPES, route="this direct upload", max_bytes=max_bytes)
@@ -467,25 +670,32 @@ class HeyGenClient:
         put_headers: dict[str, Any] = {"User-Agent": SKIP_HEADER, "Accept": None,
                                        "Accept-Encoding": SKIP_HEADER, "Connection": None,
                                        **signed}
-        self.call("direct-put", url=upload_url, auth=False,
-                  payload=uploads.raw(media).with_headers(put_headers), on_progress=on_progress)
-        attempts = max(3, self.retry_policy.max_retries + 1)
-        for attempt in range(attempts):
-            try:
-                data = self.call("direct-complete", path_params={"asset_id": asset_id},
-                                 payload=uploads.json_body({"checksum_sha256": media.sha256})).data
-                return _v3_asset(data or {}, media, "direct")
-            except ConflictError as exc:  # the PUT may not be visible yet; HeyGen's CLI retries
-                if attempt + 1 == attempts:
-                    raise
-                self._pause(attempt, exc.retry_after)
-        raise AssertionError("unreachable")
+        self.call("direct-put", url=str(init["upload_url"]), auth=False,
+                  payload=uploads.raw(media).with_headers(put_headers), on_progress=on_progress,
+                  retry_policy=self.upload_retry_policy)
+
+    def _complete(self, asset_id: str, media: Media, *, wait_for_put: bool) -> Any:
+        """``POST /v3/assets/{id}/complete``, retried as idempotent; with ``wait_for_put`` its
+        409 (the PUT not visible yet; HeyGen's CLI retries it) is retried too."""
+        policy = replace(self.upload_retry_policy, retry_conflicts=wait_for_put)
+        if wait_for_put:  # the race needs a few tries even when the client retries nothing
+            policy = replace(policy, max_retries=max(policy.max_retries, 2))
+        return self.call("direct-complete", path_params={"asset_id": asset_id},
+                         payload=uploads.json_body({"checksum_sha256": media.sha256}),
+                         retry_policy=policy, idempotent=True).data or {}
+
+    def _forget_pending(self, stale: str | None, kept: str) -> None:
+        """Delete a pending asset replaced by ``kept`` (best effort: it can never complete)."""
+        if stale is not None and stale != kept:
+            with suppress(HeyGenError):
+                self.delete_asset(stale)
 
     def upload_talking_photo(self, file: Source) -> dict[str, Any]:
         """Upload a JPEG/PNG to the legacy talking-photo endpoint (raw bytes)."""
         media = load_media(file)
         media.check(TALKING_PHOTO_TYPES, route="the legacy talking-photo upload")
-        return dict(self.call("v1-talking-photo", payload=uploads.raw(media)).data or {})
+        with _unkeyed_upload_errors():
+            return dict(self.call("v1-talking-photo", payload=uploads.raw(media)).data or {})
 
     # ------------------------------------------------------------------ any v3 operation
     def operation(
@@ -835,8 +1045,9 @@ class HeyGenClient:
         return int((self.call("v2-quota").data or {}).get("remaining_quota", 0))
 
     def _account_username(self) -> str:
-        if self._username is None:
-            self.me()
+        with self._username_lock:  # threads sharing the client ask once between them
+            if self._username is None:
+                self.me()
         if self._username is None:
             raise HeyGenError("GET /v3/users/me answered without a username, which "
                               "GET /v3/assets requires; pass username= explicitly")
@@ -985,6 +1196,78 @@ def _error_code(response: requests.Response) -> str | int | None:
     """The error code a refused response carries (any envelope), for the retry policy."""
     error = decode(response.status_code, response.content).error
     return None if error is None else error.code
+
+
+@dataclass
+class _Upload:
+    """What an upload in progress has to say in its errors: its route, key and asset."""
+
+    via: str
+    key: str | None
+    asset_id: str | None = None
+    reused: bool = False
+    """The key was given by the caller: the init may replay an earlier answer."""
+    replaced: bool = False
+
+    def context(self) -> str:
+        key, asset = self.key, self.asset_id
+        if self.via == "v3":
+            return (f"Idempotency-Key {key}: upload_asset(file, via='v3', idempotency_key="
+                    f"'{key}') within 24 h retries it without creating a second asset")
+        if asset is None:
+            return (f"direct upload, Idempotency-Key {key}: upload_asset(file, via='direct', "
+                    f"idempotency_key='{key}') within 24 h resumes it without a second asset")
+        with_key = f", idempotency_key='{key}'" if key else ""
+        return (f"direct upload of asset {asset}, Idempotency-Key {key}: "
+                f"client.resume_direct_upload('{asset}', file{with_key}) finishes it")
+
+
+@contextmanager
+def _upload_errors(upload: _Upload) -> Iterator[None]:
+    """Every HeyGenError raised inside carries the upload's key and asset id, and says how to
+    go on (attributes and message)."""
+    try:
+        yield
+    except HeyGenError as exc:
+        if exc.idempotency_key is None and exc.asset_id is None:
+            exc.add_context(upload.context(), idempotency_key=upload.key,
+                            asset_id=upload.asset_id)
+        raise
+
+
+@contextmanager
+def _unkeyed_upload_errors() -> Iterator[None]:
+    """A legacy upload failing after its body was sent (a 5xx, a lost response, a timeout) may
+    have created the asset: say so instead of suggesting a blind retry."""
+    try:
+        yield
+    except (ServerError, ResponseLost, RequestTimeout) as exc:
+        exc.add_context("legacy upload: the asset may have been created; look for it "
+                        "(legacy_list_assets()) before uploading again, or use via='v3', which "
+                        "retries safely")
+        raise
+
+
+def _segment(name: str, value: str) -> str:
+    """A path parameter as one percent-encoded segment; refuses what would address another
+    path (empty, ``.``, ``..``)."""
+    if not isinstance(value, str) or value in {"", ".", ".."}:
+        raise ConfigurationError(f"path parameter {name} must be a non-empty string other than "
+                                 f"'.' and '..'; got {value!r}")
+    return quote(value, safe="")
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Whether a network error happened before any byte of the request left: the connection
+    could not be opened (refused, name not resolved, connect timeout)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if not isinstance(exc, requests.ConnectionError) or isinstance(
+            exc, requests.exceptions.ProxyError):
+        return False
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def _under(url: str, base: str) -> bool:

@@ -5,7 +5,10 @@
     ├── MediaError                pre-flight: the file cannot be sent as asked (nothing was sent)
     ├── InvalidRequestError       pre-flight: the request breaks HeyGen's v3 spec (nothing was sent)
     ├── TransportError            no response arrived
-    │   ├── ConnectError          could not connect, or the connection dropped
+    │   ├── ConnectError          could not connect: nothing was sent
+    │   ├── ResponseLost          the connection broke after the request was sent: it may have
+    │   │                         been acted on (an upload without Idempotency-Key: the asset
+    │   │                         may exist)
     │   └── RequestTimeout        no answer in time (a write "may have been submitted")
     └── APIError                  a response arrived and said no
         ├── BadRequestError           400 (and v1 errors on a 200)
@@ -148,13 +151,31 @@ NO_SECRETS = Redactor()
 
 
 class HeyGenError(Exception):
-    """Base class of every error heygen_lab raises on purpose."""
+    """Base class of every error heygen_lab raises on purpose.
+
+    An upload's errors also say how to go on: ``idempotency_key`` (the key the upload sent, to
+    retry it without acting twice) and, for a direct upload, ``asset_id`` (the pending asset,
+    for ``HeyGenClient.resume_direct_upload``). Both are in the message too.
+    """
 
     redactor: Redactor = NO_SECRETS
+    idempotency_key: str | None = None
+    asset_id: str | None = None
 
     def add_note(self, note: str, /) -> None:
         """Notes are shown with the traceback: they are redacted like the message."""
         super().add_note(self.redactor.text(note))
+
+    def add_context(self, text: str, *, idempotency_key: str | None = None,
+                    asset_id: str | None = None) -> None:
+        """Append ``text`` to the message (redacted) and set the upload attributes given."""
+        if idempotency_key is not None:
+            self.idempotency_key = idempotency_key
+        if asset_id is not None:
+            self.asset_id = asset_id
+        first = str(self.args[0]) if self.args else ""
+        if text and text not in first:
+            self.args = (self.redactor.text(f"{first} ({text})"), *self.args[1:])
 
 
 class ConfigurationError(HeyGenError, ValueError):
@@ -199,7 +220,12 @@ class TransportError(HeyGenError):
 
 
 class ConnectError(TransportError):
-    """Connecting failed or the connection dropped before a response."""
+    """Connecting failed: no byte of the request reached the server."""
+
+
+class ResponseLost(TransportError):
+    """The connection broke after the request was (at least partly) sent and before a response:
+    the server may have acted on it. Not retried unless the request is idempotent or keyed."""
 
 
 class RequestTimeout(TransportError):

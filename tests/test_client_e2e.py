@@ -46,6 +46,7 @@ from heygen_lab.errors import (
     PermissionDeniedError,
     RateLimitError,
     RequestTimeout,
+    ResponseLost,
     ServerError,
 )
 from heygen_lab.media import V3_MAX_BYTES
@@ -835,12 +836,15 @@ def test_a_dropped_connection_on_a_v1_upload_is_not_retried(jpeg: Path) -> None:
     sleeps: list[float] = []
     with Emulator(faults="drop:route=/v1/asset,times=1") as emu, \
             emu.client(retry_policy=NO_WAIT, sleep=sleeps.append) as client:
-        with pytest.raises(ConnectError) as info:
+        with pytest.raises(ResponseLost) as info:
             client.upload_asset(jpeg, via="v1")
+        assert not isinstance(info.value, ConnectError), "it connected: the URL is fine"
         assert sleeps == []
         assert info.value.method == "POST"
         assert info.value.url == emu.upload_base + "/v1/asset"
         assert "no response" in str(info.value)
+        assert "asset may have been created" in str(info.value)
+        assert "check the URL" not in str(info.value)
         assert emu.state.assets == {}
         assert client.upload_asset(jpeg, via="v1").id
 

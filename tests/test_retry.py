@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from heygen_lab.retry import RetryPolicy, backoff, parse_retry_after, retry_delay, should_retry
+from heygen_lab.retry import (
+    UPLOAD_RETRIES,
+    RetryPolicy,
+    backoff,
+    parse_retry_after,
+    retry_delay,
+    should_retry,
+    upload_policy,
+)
 
 P = RetryPolicy(max_retries=2)
 
@@ -26,7 +34,7 @@ P = RetryPolicy(max_retries=2)
         (0, None, True, False, False),
         (0, 400, False, True, False),   # client errors never
         (0, 401, False, True, False),
-        (0, 409, False, True, False),
+        (0, 409, False, True, False),   # a 409 without a wait code is a real conflict
     ],
 )
 def test_should_retry(attempt: int, status: int | None, network: bool, repeatable: bool,
@@ -81,3 +89,33 @@ def test_final_codes_are_never_retried(status: int, code: str | int | None,
                                        expected: bool) -> None:
     assert should_retry(attempt=0, policy=P, status=status, network_error=False,
                         repeatable=True, code=code) is expected
+
+
+@pytest.mark.parametrize(("status", "code", "network", "sent", "repeatable", "conflicts",
+                          "expected"), [
+    (409, "request_in_progress", False, True, True, False, True),   # same key still running
+    (409, "REQUEST_IN_PROGRESS", False, True, True, False, True),
+    (409, "request_in_progress", False, True, False, False, False),  # unkeyed: never
+    (409, "conflict", False, True, True, False, False),             # a real conflict
+    (409, "conflict", False, True, True, True, True),               # complete before the PUT
+    (409, "conflict", False, True, False, True, False),
+    (None, None, True, False, False, False, True),   # nothing left: safe for any request
+    (None, None, True, True, False, False, False),   # sent, unkeyed: may have acted
+    (None, None, True, True, True, False, True),
+    (503, None, False, True, False, True, False),
+])
+def test_conflicts_and_unsent_requests(status: int | None, code: str | None, network: bool,
+                                       sent: bool, repeatable: bool, conflicts: bool,
+                                       expected: bool) -> None:
+    policy = RetryPolicy(max_retries=2, retry_conflicts=conflicts)
+    assert should_retry(attempt=0, policy=policy, status=status, network_error=network,
+                        repeatable=repeatable, code=code, sent=sent) is expected
+    assert should_retry(attempt=2, policy=policy, status=status, network_error=network,
+                        repeatable=repeatable, code=code, sent=sent) is False, "bounded"
+
+
+def test_the_upload_policy_only_changes_the_budget() -> None:
+    base = RetryPolicy(max_retries=2, base_delay=0.5)
+    assert upload_policy(base, UPLOAD_RETRIES) == RetryPolicy(max_retries=UPLOAD_RETRIES,
+                                                               base_delay=0.5)
+    assert 0.3 ** (UPLOAD_RETRIES + 1) < 1e-4

@@ -38,6 +38,7 @@ from heygen_lab.errors import (
     HeyGenError,
     MediaError,
     RequestTimeout,
+    ResponseLost,
 )
 from heygen_lab.retry import RetryPolicy
 from heygen_lab.settings import Secret, Settings
@@ -175,7 +176,7 @@ def test_timeouts(jpeg: Path) -> None:
 
 def test_dropped_connections(jpeg: Path) -> None:
     with Emulator(keys=[KEY], faults="drop:route=/v1/asset") as emu, client_for(emu) as client, \
-            pytest.raises(ConnectError) as info:
+            pytest.raises(ResponseLost) as info:
         client.upload_asset(jpeg, via="v1")
     assert_error_clean(info.value)
 

@@ -64,6 +64,14 @@ def _base(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url`` names this machine (``localhost``, a loopback address): never HeyGen."""
+    try:
+        return _is_local(urlsplit(url).hostname)
+    except ValueError:
+        return False
+
+
 def _is_local(host: str | None) -> bool:
     if not host:
         return False
@@ -106,7 +114,9 @@ class _Hooks:
         local = getattr(request, _LOCAL, False) or _is_local(request.host)
         uri = request.uri
         for src, dst in self.canonical.items():
-            if uri == src or uri.startswith((src + "/", src + "?")):
+            if src != dst and (uri == src or uri.startswith((src + "/", src + "?"))):
+                # Rewritten to a canonical host: it went somewhere else (the emulator). A base
+                # that already is the canonical host (recording live) is left as it is.
                 uri, local = dst + uri[len(src):], True
                 break
         new = fingerprint_request(request)
@@ -248,9 +258,11 @@ class CassettePersister:
         if kind == "live" and local:
             raise HeyGenError(f"refusing to write {path}: provenance says 'live' but requests "
                               "went to a local server (the emulator); record with kind='emulator'")
-        fixed = {"kind": kind,
-                 "recorded_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
-                 "tool": f"heygen-lab {version}"}
+        now = datetime.now(UTC).replace(microsecond=0)
+        fixed = {"kind": kind, "recorded_at": now.isoformat(), "tool": f"heygen-lab {version}"}
+        if kind == "live":  # where and when it came from, as the requests say
+            hosts = sorted({h for r in requests if (h := urlsplit(r.uri).hostname)})
+            fixed |= {"host": ", ".join(hosts), "date": now.date().isoformat()}
         return {**fixed, **{k: v for k, v in self.provenance.items() if k not in fixed}}
 
 

@@ -28,7 +28,7 @@ from .clock import Clock, ManualClock, SystemClock
 from .faults import Fault, parse_faults
 from .payloads import PAYLOADS, Payload
 from .plans import PLANS, PlanProfile, load_plan
-from .server import DEMO_KEY, Emulator
+from .server import DEMO_KEY, Emulator, HeldAsset
 from .state import EmulatorState, sniff_mime
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "Emulator",
     "EmulatorState",
     "Fault",
+    "HeldAsset",
     "ManualClock",
     "Payload",
     "PlanProfile",

@@ -10,6 +10,7 @@ import tempfile
 import threading
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
@@ -26,7 +27,7 @@ from .state import EmulatorState
 if TYPE_CHECKING:
     from heygen_lab.client import HeyGenClient
 
-__all__ = ["DEMO_KEY", "Emulator"]
+__all__ = ["DEMO_KEY", "Emulator", "HeldAsset"]
 
 #: The API key every emulator accepts unless told otherwise.
 DEMO_KEY: Final = "emulator-demo-key"
@@ -34,6 +35,20 @@ _log = logging.getLogger("heygen_lab.emulator")
 #: How often an idle server looks for a shutdown request: stop() waits at most this long
 #: (socketserver's 0.5 s default made every emulator stop cost a visible pause).
 _POLL_INTERVAL: Final = 0.005
+
+
+@dataclass(frozen=True)
+class HeldAsset:
+    """An asset the emulator holds, as :meth:`Emulator.assets` lists it."""
+
+    asset_id: str
+    name: str
+    mime_type: str
+    size_bytes: int
+    status: str
+    """``ready``, or ``pending_upload`` for a direct upload not completed."""
+    sha256: str | None
+    """Of the stored bytes (``None`` while a direct upload's PUT has not arrived)."""
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -155,6 +170,14 @@ class Emulator:
         errors = self.service.take_errors()
         if errors:
             raise errors[0]
+
+    def assets(self) -> list[HeldAsset]:
+        """Every asset the emulator holds, pending direct uploads included, in creation order
+        (a snapshot: frozen records, safe to keep while requests go on)."""
+        with self.state.lock:
+            held = sorted(self.state.assets.values(), key=lambda a: a.seq)
+            return [HeldAsset(a.asset_id, a.name, a.mime_type, a.size_bytes, a.status, a.sha256)
+                    for a in held]
 
     def client(self, **kwargs: Any) -> HeyGenClient:
         """A :class:`heygen_lab.client.HeyGenClient` pointed at this emulator."""
