@@ -55,8 +55,11 @@ def _add_target(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from heygen_lab import __version__
+
     parser = argparse.ArgumentParser(
         prog="heygen-lab", description="Upload to HeyGen, diagnose its errors, emulate its API.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = sub.add_parser("upload", help="upload a file by a chosen route")
