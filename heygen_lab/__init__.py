@@ -103,7 +103,15 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'heygen_lab' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    try:
+        value = getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as exc:  # Emulator without heygen-lab[emulator]: say which extra
+        from heygen_lab._extras import missing_extra
+
+        missing = missing_extra(exc, f"heygen_lab.{name}")
+        if missing is None:
+            raise
+        raise missing from None
     globals()[name] = value
     return value
 

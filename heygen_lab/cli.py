@@ -65,8 +65,11 @@ def _add_legacy(p: argparse.ArgumentParser, where: str = "") -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from heygen_lab import __version__
+
     parser = argparse.ArgumentParser(
         prog="heygen-lab", description="Upload to HeyGen, diagnose its errors, emulate its API.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = sub.add_parser("upload", help="upload a file by a chosen route")
@@ -644,11 +647,20 @@ COMMANDS = {"upload": cmd_upload, "diagnose": cmd_diagnose, "whoami": cmd_whoami
             "cassettes": cmd_cassettes, "spec": cmd_spec}
 
 
+#: Commands that always run the emulator, the contracts or the cassettes (``upload`` and
+#: ``whoami`` need it only without a key; then main's ModuleNotFoundError clause says so).
+NEEDS_EMULATOR_EXTRA = frozenset({"serve", "check", "record", "cassettes"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         with _terminate_as_interrupt():
+            if args.command in NEEDS_EMULATOR_EXTRA:
+                from heygen_lab._extras import require
+
+                require("emulator", f"heygen-lab {args.command}")
             return COMMANDS[args.command](args)
     except CLIError as exc:
         return _fail(str(exc), exc.code)
@@ -658,6 +670,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("interrupted", 130)
     except BrokenPipeError:
         return _quiet_broken_pipe()
+    except ModuleNotFoundError as exc:  # an optional dependency: one line naming its extra
+        from heygen_lab._extras import missing_extra
+
+        missing = missing_extra(exc, f"heygen-lab {args.command}")
+        if missing is None:
+            raise
+        return _fail(str(missing), EXIT_FAIL)
 
 
 @contextmanager

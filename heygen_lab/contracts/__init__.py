@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from heygen_lab._packaged import default_dir, is_packaged
 from heygen_lab.contracts.match import Difference, compare
 from heygen_lab.contracts.model import (
     CONTRACT_SCHEMA,
@@ -43,15 +44,6 @@ __all__ = [
     "compare", "compare_reports", "default_dir", "load_contract", "load_contracts",
     "load_report", "make_target", "report_paths", "run_check", "write_report",
 ]
-
-_REPO = Path(__file__).resolve().parents[2]
-
-
-def default_dir(name: str) -> Path:
-    """``./contracts`` (or ``./cassettes``) when it exists, else the one beside the package."""
-    here = Path.cwd() / name
-    return here if here.is_dir() else _REPO / name
-
 
 def make_target(mode: str, *, plan: str | None = None, cassette_dir: Path | None = None,
                 emulator_options: dict[str, Any] | None = None,
@@ -102,6 +94,11 @@ def run_check(
     """
     contracts_dir = contracts_dir or default_dir("contracts")
     cassette_dir = cassette_dir or default_dir("cassettes")
+    if record is not None and is_packaged(cassette_dir):
+        raise ConfigurationError(
+            f"refusing to record into {cassette_dir}: those are the cassettes installed with "
+            "heygen-lab (site-packages is not the place to write); pass --cassettes DIR to "
+            "record into a directory of your own")
     contracts = load_contracts(contracts_dir, only)
     if record is not None:
         mode = record
