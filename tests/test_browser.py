@@ -329,7 +329,7 @@ def test_cassette_browser_shows_an_interaction_with_the_key_redacted(lab: Lab, p
     page.wait_for_function("(el) => Array.from(el.options).some(o => o.text === "
                            "'zz-browser/with-key')", arg=select.element_handle())
     select.select_option(label="zz-browser/with-key")
-    detail = widget.locator("pre").filter(has_text="#1 GET")
+    detail = widget.locator("pre").filter(has_text="/v3/users/me?api_key=")  # not the last one
     detail.wait_for()
     text = detail.inner_text()
     assert "#1 GET https://api.heygen.com/v3/users/me?api_key=[redacted]" in text
