@@ -2,13 +2,16 @@
 
 ``pytest --nbval`` re-runs the notebooks and compares outputs; this file checks what is
 committed: no key (the environment's, the emulator's, or any ``X-Api-Key``/``Bearer`` value), no
-machine paths (home, temp, checkout directories), no stored widget state, every code cell run
-once in order and showing something, and widget views only in cells nbval does not compare.
+machine paths (home, temp, checkout directories), every code cell run once in order and showing
+something, and the widgets saved with their state (as JupyterLab's "Save Widget State
+Automatically" does), so that a notebook opened without running shows them. nbval skips the
+``application/vnd.jupyter.widget-view+json`` part of an output (model ids change per run) and
+compares its text form, the widget's repr.
 
 Re-execute a notebook with::
 
     jupyter nbconvert --to notebook --execute --inplace \\
-        --ExecutePreprocessor.store_widget_state=False \\
+        --ExecutePreprocessor.store_widget_state=True \\
         --ExecutePreprocessor.record_timing=False notebooks/NAME.ipynb
 """
 
@@ -30,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 EXPECTED = ("01_upload_and_diagnose.ipynb", "02_check_a_plan.ipynb", "03_replay_offline.ipynb")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-IGNORE_MARK = "# NBVAL_IGNORE_OUTPUT"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+MODEL_REF = re.compile(r"IPY_MODEL_([0-9a-f]{32})")
 
 # An absolute path under a machine directory, not a URL path ("https://h/home" is fine).
 MACHINE_PATH = re.compile(
@@ -51,11 +55,6 @@ def _load(name: str) -> tuple[str, dict[str, Any]]:
 
 def _code_cells(nb: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in nb["cells"] if c["cell_type"] == "code"]
-
-
-def _source(cell: dict[str, Any]) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else str(src)
 
 
 def test_the_walkthrough_notebooks_are_all_there() -> None:
@@ -101,21 +100,38 @@ def test_every_code_cell_ran_once_in_order_and_shows_something(name: str) -> Non
                 f"{name}: code cell {i} wrote to stderr: {out.get('text')!r}")
 
 
-@pytest.mark.parametrize("name", EXPECTED)
-def test_widget_views_only_where_nbval_ignores_the_output(name: str) -> None:
-    _, nb = _load(name)
-    for i, cell in enumerate(_code_cells(nb), 1):
-        shows_widget = any(WIDGET_VIEW in (out.get("data") or {}) for out in cell["outputs"])
-        if shows_widget:
-            assert _source(cell).lstrip().startswith(IGNORE_MARK), (
-                f"{name}: code cell {i} displays a widget; mark it {IGNORE_MARK}")
+def _views(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [out["data"] for out in outputs if WIDGET_VIEW in (out.get("data") or {})]
 
 
 @pytest.mark.parametrize("name", EXPECTED)
-def test_no_stored_widget_state_or_timings(name: str) -> None:
+def test_widgets_are_saved_with_their_state(name: str) -> None:
+    """Every widget shown (in a cell, or inside another widget's Output) has its model saved,
+    every model a saved model refers to is saved too, and no key field holds a value."""
     _, nb = _load(name)
-    assert "widgets" not in nb["metadata"], (
-        f"{name} stores widget state; execute with --ExecutePreprocessor.store_widget_state=False")
+    saved = (nb["metadata"].get("widgets") or {}).get(WIDGET_STATE)
+    assert saved, f"{name} holds no widget state: opened without running it shows only text"
+    assert (saved["version_major"], saved["version_minor"]) == (2, 0)
+    state: dict[str, Any] = saved["state"]
+    shown = [view for cell in _code_cells(nb) for view in _views(cell["outputs"])]
+    assert shown, f"{name} shows no widget"
+    for view in shown:
+        assert "".join(view["text/plain"]).split("(", 1)[0] in {
+            "UploadWidget", "PlanCheckWidget", "CassetteBrowser"}, "compared by nbval: a repr"
+    inner = [view for model in state.values()
+             for view in _views(model["state"].get("outputs") or [])]
+    for view in shown + inner:
+        assert view[WIDGET_VIEW]["model_id"] in state, f"{name}: a shown widget was not saved"
+    refs = set(MODEL_REF.findall(json.dumps(state)))
+    assert refs <= set(state), f"{name}: saved models refer to unsaved ones"
+    for model_id, model in state.items():
+        if model["model_name"] == "PasswordModel":
+            assert model["state"].get("value", "") == "", f"{name}: key field {model_id} kept"
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_no_timings(name: str) -> None:
+    _, nb = _load(name)
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
     timed = [i for i, c in enumerate(nb["cells"]) if "execution" in c.get("metadata", {})]
     assert timed == [], f"{name}: cells {timed} carry timings; execute with record_timing=False"

@@ -26,7 +26,7 @@ from heygen_lab.contracts import CaseResult, ContractError, load_contracts
 from heygen_lab.emulator import Emulator
 from heygen_lab.errors import APIError, AuthenticationError, ConfigurationError, MediaError
 from heygen_lab.widgets import CassetteBrowser, PlanCheckWidget, UploadWidget
-from heygen_lab.widgets._common import output_text
+from heygen_lab.widgets._common import output_text, walk
 from heygen_lab.widgets.cassette_browser import (
     describe_interaction,
     list_cassettes,
@@ -230,6 +230,27 @@ def test_live_key_from_the_password_field_is_used_and_never_shown(keyed_emulator
     widget.close()
 
 
+def _state_text(view: Any) -> str:
+    """Every synced trait of every part of ``view``, as a frontend (or a saved notebook) has it."""
+    return json.dumps([part.get_state() for part in walk(view)], default=repr)
+
+
+def test_a_typed_key_leaves_widget_state_at_once(keyed_emulator: Emulator, jpeg: Path) -> None:
+    """Issue 10: the key stayed in the Password's value (widget state) until Upload was clicked."""
+    widget = UploadWidget(target="live", env=_live_env(keyed_emulator))
+    widget.api_key_field.value = f" {SECRET} "  # what a frontend sends when the field loses focus
+    assert widget.api_key_field.value == ""
+    assert widget.api_key_field.placeholder == "key entered (kept in the kernel, not shown)"
+    assert SECRET not in _state_text(widget.view)
+    widget.via.value = "v1"
+    assert isinstance(widget.upload_bytes("tiny.jpg", jpeg.read_bytes()), Asset), "key kept"
+    assert SECRET not in _state_text(widget.view)
+    widget.api_key_field.value = "   "  # blanks are dropped, the kept key stays
+    assert widget.api_key_field.value == ""
+    assert isinstance(widget.upload_bytes("tiny.jpg", jpeg.read_bytes()), Asset)
+    widget.close()
+
+
 def test_live_with_a_refused_key_shows_the_diagnosis_not_the_key(keyed_emulator: Emulator,
                                                                  jpeg: Path) -> None:
     wrong = "sk-not-the-right-key-42"
@@ -263,6 +284,59 @@ def test_target_toggle_shows_the_key_field_only_for_live(upload: UploadWidget) -
     assert upload.api_key_field.layout.display is None
     upload.target.value = "emulator"
     assert upload.api_key_field.layout.display == "none"
+
+
+def test_the_chosen_files_are_named_beside_the_chooser(upload: UploadWidget, jpeg: Path,
+                                                       media_dir: Path) -> None:
+    assert upload.chosen.value == "no file chosen"
+    assert upload.file_upload.layout.width == "auto", "'Choose file(s)' is not cut off"
+    upload.file_upload.value = (_file("tiny.jpg", jpeg.read_bytes(), "image/jpeg"),)
+    assert upload.chosen.value == "tiny.jpg (223 bytes)"
+    big = b"\xff\xd8\xff" + bytes(3 * 1024 * 1024)
+    upload.file_upload.value = (_file("big.jpg", big), _file("tiny.png", b"x" * 2048))
+    assert upload.chosen.value == ("big.jpg (3.0 MiB (3,145,731 bytes)), tiny.png (2.0 KiB "
+                                   "(2,048 bytes))")
+    upload.file_upload.value = ()
+    assert upload.chosen.value == "no file chosen"
+
+
+@pytest.mark.parametrize("make", [UploadWidget, PlanCheckWidget, CassetteBrowser])
+def test_no_part_shows_a_null_tooltip(make: Any) -> None:
+    """An unset tooltip is synced as null, which the browser shows as a tooltip "null"."""
+    widget = make()
+    try:
+        nulls = [type(part).__name__ for part in walk(widget.view)
+                 if "tooltip" in part.keys and part.get_state().get("tooltip") is None]
+        assert nulls == []
+    finally:
+        widget.close()
+
+
+def test_the_emulator_stops_when_the_kernel_shuts_down(jpeg: Path) -> None:
+    """A notebook leaves its widgets open; the widget's emulator (and its storage) still goes
+    when the kernel ends."""
+    manager = pytest.importorskip("jupyter_client.manager")
+    printed: list[str] = []
+
+    def on_output(msg: dict[str, Any]) -> None:
+        if msg["msg_type"] == "stream":
+            printed.append(msg["content"]["text"])
+
+    km, kc = manager.start_new_kernel(kernel_name="python3")
+    try:
+        code = ("from heygen_lab.widgets import UploadWidget\n"
+                f"w = UploadWidget()\nw.upload_bytes('tiny.jpg', {jpeg.read_bytes()!r})\n"
+                "print(w._emu.storage_dir, w._emu.api_base)")
+        reply = kc.execute_interactive(code, timeout=60, output_hook=on_output)
+        assert reply["content"]["status"] == "ok"
+        storage, api_base = "".join(printed).split()
+        assert Path(storage).is_dir()
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=False)  # a shutdown request, as JupyterLab sends one
+    assert not Path(storage).exists()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(api_base + "/v3/users/me", timeout=5)
 
 
 def test_close_stops_the_embedded_emulator(jpeg: Path) -> None:
@@ -357,6 +431,26 @@ def test_live_mode_without_a_key_says_so(monkeypatch: pytest.MonkeyPatch) -> Non
     assert widget.report is None and isinstance(widget.error, ConfigurationError)
     assert "the check did not run: live mode needs HEYGEN_API_KEY" in output_text(widget.output)
     assert widget.progress.bar_style == "danger"
+
+
+def test_live_mode_without_a_key_speaks_of_the_widget_not_the_command_line(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HEYGEN_API_KEY", raising=False)
+    widget = PlanCheckWidget(only=["account/me"], mode="live")
+    assert widget.run() is None
+    text = output_text(widget.output)
+    assert "pick 'emulator' or 'replay' as the mode above" in text
+    assert "--mode" not in text and widget.progress.max == 1
+
+
+def test_replay_disables_the_plan_it_ignores() -> None:
+    widget = PlanCheckWidget()
+    assert widget.plan.disabled is False
+    widget.mode.value = "replay"
+    assert widget.plan.disabled is True
+    widget.mode.value = "live"
+    assert widget.plan.disabled is False
+    assert PlanCheckWidget(mode="replay").plan.disabled is True
 
 
 def test_an_unknown_case_id_is_reported() -> None:

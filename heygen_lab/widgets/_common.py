@@ -15,8 +15,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "heygen_lab.widgets needs ipywidgets 8: pip install 'heygen-lab[notebook]'"
     ) from exc
 
-__all__ = ["View", "append_html", "append_widget", "clear", "esc", "output_text", "redact",
-           "widgets"]
+__all__ = ["View", "append_html", "append_widget", "clear", "esc", "no_null_tooltips",
+           "output_text", "redact", "walk", "widgets"]
 
 REDACTED = "[redacted]"
 
@@ -36,6 +36,26 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
                          reverse=True):
         text = text.replace(secret, REDACTED)
     return text
+
+
+def walk(widget: Any) -> list[Any]:
+    """``widget`` and every widget inside it (children of boxes), depth first."""
+    found = [widget]
+    for child in getattr(widget, "children", ()):
+        found += walk(child)
+    return found
+
+
+def no_null_tooltips(widget: Any) -> None:
+    """Give every part of ``widget`` without a tooltip an empty one.
+
+    ipywidgets 8 syncs an unset ``tooltip`` as null, and the browser side writes it into a
+    ``title`` attribute as is: hovering over a description ("Target", "Progress") or over the
+    file chooser then shows a tooltip reading "null". An empty tooltip shows nothing.
+    """
+    for part in walk(widget):
+        if getattr(part, "tooltip", "") is None:
+            part.tooltip = ""
 
 
 def _display(data: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from heygen_lab._yaml import load as load_yaml
 from heygen_lab.cassettes.fingerprints import FINGERPRINT_PREFIX
 from heygen_lab.cassettes.recorder import FILTERED_HEADERS
 from heygen_lab.contracts import default_dir
-from heygen_lab.widgets._common import REDACTED, View, esc, redact, widgets
+from heygen_lab.widgets._common import REDACTED, View, esc, no_null_tooltips, redact, widgets
 
 __all__ = [
     "BODY_LIMIT",
@@ -180,6 +180,7 @@ class CassetteBrowser(View):
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.view = widgets.VBox([widgets.HBox([self.select, self.refresh_button]),
                                   self.message, self.detail])
+        no_null_tooltips(self.view)
         self.refresh()
 
     def __repr__(self) -> str:

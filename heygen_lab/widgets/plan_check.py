@@ -28,7 +28,16 @@ from heygen_lab.contracts import (
 from heygen_lab.contracts.report import expected_summary, observed_summary, verdict_text
 from heygen_lab.emulator import PLANS
 from heygen_lab.errors import ConfigurationError, HeyGenError
-from heygen_lab.widgets._common import View, append_html, clear, esc, redact, widgets
+from heygen_lab.settings import Settings
+from heygen_lab.widgets._common import (
+    View,
+    append_html,
+    clear,
+    esc,
+    no_null_tooltips,
+    redact,
+    widgets,
+)
 
 __all__ = [
     "MODES",
@@ -135,6 +144,8 @@ class PlanCheckWidget(View):
         self.export_button.on_click(lambda _b: self.export(self.report_path.value))
         self.compare_button.on_click(lambda _b: self.compare(self.baseline_path.value))
         self.case_select.observe(lambda _c: self.show_case(self.case_select.value), names="value")
+        self.mode.observe(lambda _c: self._follow_mode(), names="value")
+        self._follow_mode()
         self.view = widgets.VBox([
             widgets.HBox([self.mode, self.plan]), self.only,
             widgets.HBox([self.run_button, self.progress, self.status]),
@@ -142,6 +153,7 @@ class PlanCheckWidget(View):
             widgets.HBox([self.report_path, self.export_button]),
             widgets.HBox([self.baseline_path, self.compare_button]), self.output,
         ])
+        no_null_tooltips(self.view)
 
     def __repr__(self) -> str:
         return f"PlanCheckWidget(mode={self.mode.value!r}, plan={self.plan.value!r})"
@@ -157,6 +169,10 @@ class PlanCheckWidget(View):
         mode = self.mode.value
         only = self._only()
         try:
+            if mode == "live" and Settings.resolve().api_key is None:
+                raise ConfigurationError(
+                    "live mode needs HEYGEN_API_KEY, set before starting Jupyter; without a key "
+                    "pick 'emulator' or 'replay' as the mode above")
             contracts = load_contracts(self.contracts_dir or default_dir("contracts"), only)
             self.progress.max = max(1, sum(len(c.cases) for c in contracts))
             self.progress.value = 0
@@ -246,6 +262,11 @@ class PlanCheckWidget(View):
     # ------------------------------------------------------------------ internals
     def _only(self) -> list[str]:
         return [p.strip() for p in self.only.value.replace(",", " ").split() if p.strip()]
+
+    def _follow_mode(self) -> None:
+        """Replay plays the cassettes as recorded, whatever the plan: the plan is off there."""
+        replay = self.mode.value == "replay"
+        self.plan.disabled = replay
 
     def _on_result(self, result: CaseResult) -> None:
         self.results.append(result)

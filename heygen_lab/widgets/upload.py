@@ -25,6 +25,7 @@ from heygen_lab.widgets._common import (
     append_widget,
     clear,
     esc,
+    no_null_tooltips,
     redact,
     widgets,
 )
@@ -61,6 +62,7 @@ VIA_LABELS: Mapping[str, str] = {
 _PREVIEW_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "audio/mpeg": "mp3",
                     "audio/wav": "wav", "video/mp4": "mp4", "video/webm": "webm"}
 _OK, _BAD = "#2e7d32", "#c62828"
+NO_FILE = "no file chosen"
 
 
 def resolve_key(typed: str | None, given: str | None, env: Mapping[str, str]) -> str | None:
@@ -165,8 +167,10 @@ class UploadWidget(View):
     """Upload files to the emulator or to HeyGen, by any route, and read what came back.
 
     ``UploadWidget()`` targets an embedded emulator, started on the first upload and stopped
-    by :meth:`close`. ``UploadWidget(target="live")`` uses the key typed into the password
-    field, else ``api_key``, else ``HEYGEN_API_KEY``. ``emulator_options`` go to
+    by :meth:`close`, or else when the widget is collected or the interpreter exits (a kernel
+    shut down or restarted), so a notebook can leave its widgets open.
+    ``UploadWidget(target="live")`` uses the key typed into the password field, else
+    ``api_key``, else ``HEYGEN_API_KEY``. ``emulator_options`` go to
     :class:`~heygen_lab.emulator.Emulator` (``plan``, ``faults``, ...).
     """
 
@@ -188,7 +192,10 @@ class UploadWidget(View):
         self.preview: Any = None
 
         self.file_upload = widgets.FileUpload(accept=ACCEPT, multiple=True,
-                                              description="Choose file(s)")
+                                              description="Choose file(s)",
+                                              tooltip="pick one or more files: " + ACCEPT,
+                                              layout=widgets.Layout(width="auto"))
+        self.chosen = widgets.Label(value=NO_FILE, tooltip="the file(s) Upload will send")
         self.via = widgets.Dropdown(options=[(VIA_LABELS.get(v, v), v) for v in VIAS], value=via,
                                     description="Route",
                                     layout=widgets.Layout(width="auto"))
@@ -206,11 +213,15 @@ class UploadWidget(View):
         self.output = widgets.Output()
         self.upload_button.on_click(lambda _b: self.upload_selected())
         self.target.observe(lambda _c: self._show_key_field(), names="value")
+        self.file_upload.observe(lambda _c: self._show_chosen(), names="value")
+        self.api_key_field.observe(lambda _c: self._take_key(), names="value")
         self._show_key_field()
         self.view = widgets.VBox([
-            widgets.HBox([self.file_upload, self.target]), self.via, self.api_key_field,
-            widgets.HBox([self.upload_button, self.progress]), self.status, self.output,
+            widgets.HBox([self.file_upload, self.chosen]), self.target, self.via,
+            self.api_key_field, widgets.HBox([self.upload_button, self.progress]), self.status,
+            self.output,
         ])
+        no_null_tooltips(self.view)
 
     def __repr__(self) -> str:
         return f"UploadWidget(target={self.target.value!r}, via={self.via.value!r})"
@@ -279,12 +290,7 @@ class UploadWidget(View):
         if self.target.value == "emulator":
             client: HeyGenClient = self._emulator().client()
             return client
-        typed = self.api_key_field.value
-        if typed:
-            # Kept in the kernel only: an emptied field holds nothing a saved notebook could keep.
-            self._api_key = typed.strip()
-            self.api_key_field.value = ""
-            self.api_key_field.placeholder = "key entered (kept in the kernel, not shown)"
+        self._take_key()
         key = resolve_key(None, self._api_key, self._env)
         if key is None:
             raise ConfigurationError(
@@ -308,6 +314,25 @@ class UploadWidget(View):
 
     def _secrets(self) -> tuple[str | None, ...]:
         return (self._api_key, self._env.get("HEYGEN_API_KEY"))
+
+    def _take_key(self) -> None:
+        """Move a typed key into the kernel and empty the field at once.
+
+        The field's value is widget state: a frontend keeps it, and a notebook saved with widget
+        state would hold it. Emptied the moment it arrives, the key lives only in this object.
+        """
+        typed = self.api_key_field.value
+        if not typed:
+            return
+        self.api_key_field.value = ""
+        if typed.strip():
+            self._api_key = typed.strip()
+            self.api_key_field.placeholder = "key entered (kept in the kernel, not shown)"
+
+    def _show_chosen(self) -> None:
+        files = list(self.file_upload.value or ())
+        parts = [f"{f['name']} ({_size(len(f['content']))})" for f in files]
+        self.chosen.value = ", ".join(parts) if parts else NO_FILE
 
     def _show_key_field(self) -> None:
         live = self.target.value == "live"
