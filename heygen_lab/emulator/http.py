@@ -59,7 +59,7 @@ Version = Literal["v1", "v2", "v3", "storage"]
 HostKind = Literal["api", "upload"]
 MIB: Final = 1024 * 1024
 JSON_LIMIT: Final = MIB
-CHUNK: Final = 256 * 1024
+CHUNK: Final = 1024 * 1024  # larger reads: fewer calls per uploaded MiB
 IDEM_KEY: Final = re.compile(r"[A-Za-z0-9_:.\-]{1,255}")
 
 Handler = Callable[["Call"], Any]
