@@ -4,7 +4,8 @@ vcrpy alone can't replay a multipart upload when bodies are matched (the boundar
 and writes file-object bodies with a Python-only YAML tag. Here upload bodies are stored as
 fingerprints (:func:`fingerprint`) and matched by :func:`body_matcher`, registered as
 :data:`MATCHER_NAME`. Every cassette loads with ``yaml.safe_load`` and replays with plain vcrpy
-plus that matcher (and :func:`fingerprint_request` as ``before_record_request``)::
+plus that matcher (and :func:`fingerprint_request` as ``before_record_request``); :func:`make_vcr`
+replays them through an index, in constant time per request (:mod:`.replay`)::
 
     recorder = make_vcr("cassettes", record_mode="none")
     with recorder.use_cassette("upload-v3/ok"):
@@ -30,7 +31,8 @@ from heygen_lab.cassettes.gate import (
     scan_for_secrets,
 )
 from heygen_lab.cassettes.lint import Finding, lint
-from heygen_lab.cassettes.recorder import CassettePersister, make_vcr, read_provenance
+from heygen_lab.cassettes.recorder import CassettePersister, read_provenance
+from heygen_lab.cassettes.replay import make_vcr  # recorder.make_vcr, replaying through an index
 
 __all__ = [
     "FINGERPRINT_PREFIX",

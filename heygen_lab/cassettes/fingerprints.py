@@ -4,6 +4,11 @@ A fingerprint describes a request body without holding it: encoding, content typ
 sha256 and the first bytes; for multipart bodies, each part's name, filename, content type,
 size and sha256, and never the boundary (random per request, so it can't be matched on).
 Small JSON bodies are kept parsed, so cassettes stay readable and key order doesn't matter.
+
+Speed: a multipart body is walked in place (no slice of it is copied, each part is hashed
+through a ``memoryview``), and a request's fingerprint is computed once and remembered for as
+long as the request object lives (:func:`request_fingerprint`), so matching one request
+against many recorded ones costs one fingerprint each, not one per comparison.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import contextlib
 import hashlib
 import json
 import re
+import threading
+import weakref
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 from typing import Any
@@ -27,7 +34,7 @@ _VALUE_LIMIT = 256  # text form fields up to this size are kept readable in the 
 _MAX_DIFF_LINES = 12
 
 
-def _sha(data: bytes) -> str:
+def _sha(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
@@ -70,24 +77,35 @@ def _multipart(content_type: str, mime: str, data: bytes) -> dict[str, Any]:
     start = data.find(delimiter)
     if start < 0 or (start > 0 and data[start - 2:start] != b"\r\n"):
         return malformed
+    # Walk the parts by offsets: a 32 MiB part is hashed where it lies, never sliced.
+    view = memoryview(data)
+    separator = b"\r\n" + delimiter
     parts: list[dict[str, Any]] = []
-    for piece in data[start + len(delimiter):].split(b"\r\n" + delimiter):
-        if piece.startswith(b"--"):
+    pos = start + len(delimiter)
+    while True:
+        found = data.find(separator, pos)
+        end = len(data) if found < 0 else found
+        if data.startswith(b"--", pos, end):
             return {"encoding": "multipart", "content_type": mime, "parts": parts}
-        head, sep, content = piece.lstrip(b" \t").partition(b"\r\n")
-        if head or not sep:
+        while pos < end and data[pos] in b" \t":
+            pos += 1
+        if data.find(b"\r\n", pos, end) != pos:  # text after the delimiter, or no line end
             return malformed
-        if content.startswith(b"\r\n"):
-            raw_headers, content = b"", content[2:]
+        pos += 2
+        if data.startswith(b"\r\n", pos, end):
+            raw_headers, pos = b"", pos + 2
         else:
-            raw_headers, sep, content = content.partition(b"\r\n\r\n")
-            if not sep:
+            blank = data.find(b"\r\n\r\n", pos, end)
+            if blank < 0:
                 return malformed
-        parts.append(_part(raw_headers, content))
-    return malformed  # no closing delimiter
+            raw_headers, pos = data[pos:blank], blank + 4
+        parts.append(_part(raw_headers, view[pos:end]))
+        if found < 0:
+            return malformed  # no closing delimiter
+        pos = found + len(separator)
 
 
-def _part(raw_headers: bytes, content: bytes) -> dict[str, Any]:
+def _part(raw_headers: bytes, content: bytes | memoryview) -> dict[str, Any]:
     headers = Message()
     for line in re.split(r"\r\n(?![ \t])", raw_headers.decode("utf-8", "replace")):
         name, sep, value = line.partition(":")
@@ -104,7 +122,7 @@ def _part(raw_headers: bytes, content: bytes) -> dict[str, Any]:
     }
     if filename is None and len(content) <= _VALUE_LIMIT:
         with contextlib.suppress(UnicodeDecodeError):
-            part["value"] = content.decode("utf-8")
+            part["value"] = bytes(content).decode("utf-8")
     return part
 
 
@@ -129,18 +147,62 @@ def body_bytes(request: Request) -> bytes:
     return b"".join(c.encode("utf-8") if isinstance(c, str) else bytes(c) for c in body)
 
 
+_CACHE: weakref.WeakKeyDictionary[Request, tuple[object, str | None, dict[str, Any]]] = (
+    weakref.WeakKeyDictionary())
+_CACHE_LOCK = threading.Lock()
+
+
+def _content_type(request: Request) -> str | None:
+    value = request.headers.get("Content-Type")
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def _remember(request: Request, fp: dict[str, Any]) -> None:
+    entry = (getattr(request, "_body", None), _content_type(request), fp)
+    with _CACHE_LOCK:
+        _CACHE[request] = entry
+
+
 def request_fingerprint(request: Request) -> dict[str, Any]:
-    """The fingerprint of a request, whether its body is stored as one already or not."""
+    """The fingerprint of a request, whether its body is stored as one already or not.
+
+    Remembered per request object (weakly: it goes with the request) until its body or its
+    Content-Type changes; treat the returned dict as read-only.
+    """
+    with _CACHE_LOCK:
+        cached = _CACHE.get(request)
+    if (cached is not None and cached[0] is getattr(request, "_body", None)
+            and cached[1] == _content_type(request)):
+        return cached[2]
     data = body_bytes(request)
     prefix = FINGERPRINT_PREFIX.encode()
+    fp: dict[str, Any] | None = None
     if data.startswith(prefix):
         try:
             stored = json.loads(data[len(prefix):])
         except ValueError:
             stored = None
         if isinstance(stored, dict):
-            return stored
-    return fingerprint(request.headers.get("Content-Type"), data)
+            fp = stored
+    if fp is None:
+        fp = fingerprint(request.headers.get("Content-Type"), data)
+    _remember(request, fp)
+    return fp
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable form of a JSON value; equal exactly when the values compare equal."""
+    if isinstance(value, dict):
+        return ("{", frozenset((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("[", tuple(_frozen(v) for v in value))
+    return value
+
+
+def body_key(request: Request) -> Any:
+    """A hashable key: two requests pass :func:`body_matcher` exactly when their keys are equal
+    (what a replay index buckets recorded requests by)."""
+    return _frozen(request_fingerprint(request))
 
 
 def fingerprint_request(request: Request) -> Request:
@@ -154,7 +216,9 @@ def fingerprint_request(request: Request) -> Request:
         body = None if request.body is None else data
         return Request(request.method, request.uri, body, request.headers)
     fp = fingerprint(request.headers.get("Content-Type"), data)
-    return Request(request.method, request.uri, encode_fingerprint(fp), request.headers)
+    new = Request(request.method, request.uri, encode_fingerprint(fp), request.headers)
+    _remember(new, fp)  # matching it later needn't parse the string back
+    return new
 
 
 def _diff(new: Any, old: Any, path: str) -> list[str]:
