@@ -82,6 +82,7 @@ class Emulator:
         injector = FaultInjector(faults, seed)
         overrides = validate_overrides(payload_overrides)
         self.clock: Clock = clock if clock is not None else ManualClock()
+        self._reset_with = (clock is None, seed)  # what reset() needs: whose clock, which seed
         self.host = host
         self.read_timeout = read_timeout
         self._ports = (api_port, upload_port)
@@ -163,6 +164,32 @@ class Emulator:
     def __repr__(self) -> str:
         return (f"Emulator(plan={self.plan.name!r}, api_base={self.api_base!r}, "
                 f"upload_base={self.upload_base!r})")
+
+    def reset(self) -> None:
+        """Forget what this emulator was told since it started, keeping its ports and keys.
+
+        Clears assets, talking photos, videos, every family's records, idempotency records and
+        the plan's counters (credits, videos per day), and the stored files; restarts the ids,
+        the fault counters and the request ids from the seed, and the clock when the emulator
+        made it (a clock given to it is left alone). Plan, faults, keys, payload overrides and
+        ports stay. Waits (up to 5 s) for running requests first: call it between tests.
+        """
+        import itertools
+
+        own_clock, seed = self._reset_with
+        self.service.wait_idle(timeout=5)
+        old = self.state
+        with old.lock:
+            if own_clock:
+                self.clock = ManualClock()
+            for name in ("objects", "tmp"):
+                shutil.rmtree(self.storage_dir / name, ignore_errors=True)
+                (self.storage_dir / name).mkdir(parents=True, exist_ok=True)
+            self.state = EmulatorState(self.plan, self.clock, self.storage_dir, seed)
+            self.state.complete_race = old.complete_race
+            self.service.state = self.state
+            self.service.faults = FaultInjector(self.service.faults.faults, seed)
+            self.service._ids = itertools.count(1)  # X-Request-Id restarts too
 
     # ---------------------------------------------------------------- helpers
     def check(self) -> None:
