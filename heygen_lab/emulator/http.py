@@ -284,6 +284,10 @@ class Service:
 
         return app
 
+    def restart_request_ids(self) -> None:
+        """Number ``X-Request-Id`` from 1 again (after :meth:`Emulator.reset`)."""
+        self._ids = itertools.count(1)
+
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no request is being handled; False on timeout."""
         with self._idle:

@@ -174,8 +174,6 @@ class Emulator:
         made it (a clock given to it is left alone). Plan, faults, keys, payload overrides and
         ports stay. Waits (up to 5 s) for running requests first: call it between tests.
         """
-        import itertools
-
         own_clock, seed = self._reset_with
         self.service.wait_idle(timeout=5)
         old = self.state
@@ -189,7 +187,7 @@ class Emulator:
             self.state.complete_race = old.complete_race
             self.service.state = self.state
             self.service.faults = FaultInjector(self.service.faults.faults, seed)
-            self.service._ids = itertools.count(1)  # X-Request-Id restarts too
+            self.service.restart_request_ids()
 
     # ---------------------------------------------------------------- helpers
     def check(self) -> None:
