@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import ipaddress
+import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -50,7 +51,22 @@ MATCH_ON = ("method", "scheme", "host", "port", "path", "query", MATCHER_NAME)
 FILTERED_HEADERS = ("X-Api-Key", "Authorization", "Cookie")
 FILTERED_QUERY = ("api_key", "key", "token")
 """Removed from recorded URLs. ``token`` is also the asset-list cursor: pages match by order."""
-VOLATILE_RESPONSE_HEADERS = frozenset({"date", "server", "set-cookie"})
+VOLATILE_RESPONSE_HEADERS = frozenset({
+    "date",  # the wall clock at answer time: differs on every recording, pins nothing
+    "server",  # the server's software and version (werkzeug/3.x Python/3.11 here, a CDN live):
+    #            differs between machines, and no contract or client reads it
+    "set-cookie",  # session state; may be a credential
+    # A CDN's per-request trace and cache state (live): new on every request, pins nothing.
+    "age", "alt-svc", "cf-cache-status", "cf-ray", "nel", "report-to", "via", "x-amz-cf-id",
+    "x-amz-cf-pop", "x-amzn-trace-id", "x-cache",
+})
+"""Response headers dropped from recordings, each for the reason given beside it."""
+PINNED_BOUNDARY = "0" * 32
+"""What a recorded multipart ``Content-Type``'s boundary becomes. The real one is random per
+request (a re-recording would change every upload's cassette), the body is stored as a
+fingerprint that never holds it, and the matcher ignores it; 32 characters, as long as the
+uuid4 hex that requests-toolbelt draws, so the recorded ``Content-Length`` stays true."""
+_EMULATOR_REQUEST_ID = re.compile(r"emu-req-\d{6}")
 PROVENANCE_KINDS = ("emulator", "live")
 _LOCAL = "heygen_lab_local_origin"  # set on recorded requests that went to a local server
 _LOADED = "heygen_lab_loaded"  # set on requests read from a cassette: nothing new to check
@@ -182,7 +198,69 @@ def dump_cassette(data: Mapping[str, Any]) -> str:
 
     Non-ASCII text is escaped: with ``allow_unicode`` PyYAML doesn't round-trip U+0085.
     """
-    return yaml.safe_dump(dict(data), sort_keys=False, width=2**30)
+    return yaml.safe_dump(dict(data), sort_keys=False, width=2**30, default_flow_style=False,
+                          allow_unicode=False, line_break="\n", indent=2)
+
+
+def _sorted_headers(headers: Any) -> dict[str, Any]:
+    """Headers in one canonical order (by name, case-insensitively): HTTP gives them in no
+    particular order, and a re-recording must not move lines around."""
+    if not isinstance(headers, Mapping):
+        return {}
+    return {k: headers[k] for k in sorted(headers, key=lambda k: (str(k).lower(), str(k)))}
+
+
+def _pin_boundary(values: Any) -> Any:
+    if not isinstance(values, list):
+        return values
+    return [re.sub(r"(boundary=)(\"[^\"]*\"|[^;\s]+)", rf"\g<1>{PINNED_BOUNDARY}", v)
+            if isinstance(v, str) and v.lower().startswith("multipart/") else v for v in values]
+
+
+def normalize_interactions(interactions: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Recorded interactions made stable, so that re-recording an unchanged answer writes the
+    same bytes, and a changed answer shows as a few changed lines:
+
+    - headers sorted by name (request and response);
+    - a multipart request's boundary pinned (:data:`PINNED_BOUNDARY`);
+    - volatile response headers dropped (:data:`VOLATILE_RESPONSE_HEADERS`, reasons there);
+    - ``X-Request-Id``: the emulator's (``emu-req-000001``, counted per case from a fresh
+      emulator) is already stable and kept; any other (live: random per request) becomes
+      ``req-NNNNNN``, its position in the cassette. Kept rather than dropped, because the
+      client names the request id in its errors, and a replayed error should show one;
+    - keys in one order: request (method, uri, body, headers), response (status, headers, body).
+
+    Bodies are left as they are: an emulator case runs on a fresh, seeded emulator whose
+    :class:`~heygen_lab.emulator.ManualClock` starts at a fixed epoch, so its ids and times
+    repeat; a live answer's ids and times are what HeyGen said, which is the recording.
+    """
+    out = []
+    for n, item in enumerate(interactions, 1):
+        request = dict(item.get("request") or {})
+        response = dict(item.get("response") or {})
+        req_headers = _sorted_headers(request.get("headers"))
+        for name in req_headers:
+            if name.lower() == "content-type":
+                req_headers[name] = _pin_boundary(req_headers[name])
+        resp_headers = {}
+        for name, values in _sorted_headers(response.get("headers")).items():
+            lower = name.lower()
+            if lower in VOLATILE_RESPONSE_HEADERS:
+                continue
+            if lower == "x-request-id" and isinstance(values, list):
+                values = [v if isinstance(v, str) and _EMULATOR_REQUEST_ID.fullmatch(v)
+                          else f"req-{n:06d}" for v in values]
+            resp_headers[name] = values
+        request = {**{k: request[k] for k in ("method", "uri", "body") if k in request},
+                   "headers": req_headers,
+                   **{k: v for k, v in request.items()
+                      if k not in {"method", "uri", "body", "headers"}}}
+        response = {**{k: response[k] for k in ("status",) if k in response},
+                    "headers": resp_headers,
+                    **{k: v for k, v in response.items() if k not in {"status", "headers"}}}
+        out.append({**{k: v for k, v in item.items() if k not in {"request", "response"}},
+                    "request": request, "response": response})
+    return out
 
 
 def _leaves(obj: Any) -> Iterator[str | bytes]:
@@ -241,9 +319,11 @@ class CassettePersister:
         capture = _SafeYaml()
         serialize(cassette_dict, capture)
         metadata = dict(capture.data.get("metadata") or {})
-        metadata["provenance"] = self._provenance(cassette_dict["requests"], path)
+        interactions = normalize_interactions(capture.data["interactions"])
+        provenance = self._provenance(cassette_dict["requests"], path)
+        metadata["provenance"] = _unchanged_provenance(path, interactions, provenance)
         text = dump_cassette({"version": capture.data["version"], "metadata": metadata,
-                              "interactions": capture.data["interactions"]})
+                              "interactions": interactions})
         # Scan the leaves too: YAML writes binary values as base64 split across lines.
         forms = {f for leaf in [text, *_leaves(capture.data)]
                  for f in scan_for_secrets(leaf, self.secrets)}
@@ -264,6 +344,23 @@ class CassettePersister:
             hosts = sorted({h for r in requests if (h := urlsplit(r.uri).hostname)})
             fixed |= {"host": ", ".join(hosts), "date": now.date().isoformat()}
         return {**fixed, **{k: v for k, v in self.provenance.items() if k not in fixed}}
+
+
+def _unchanged_provenance(path: Path, interactions: list[dict[str, Any]],
+                          provenance: dict[str, str]) -> dict[str, str]:
+    """``provenance``, or the cassette's old one when it already holds exactly these
+    interactions from the same kind of source: a re-recording that observed nothing new
+    writes the file byte for byte as it was (its date says when the answer was last new)."""
+    try:
+        old = load_yaml(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError, YAMLInputError):
+        return provenance
+    meta = old.get("metadata") if isinstance(old, dict) else None
+    previous = meta.get("provenance") if isinstance(meta, dict) else None
+    if (not isinstance(previous, dict) or previous.get("kind") != provenance.get("kind")
+            or old.get("interactions") != interactions):
+        return provenance
+    return {str(k): v for k, v in previous.items()}
 
 
 def _shape_problem(data: Any) -> str | None:
