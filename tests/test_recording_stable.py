@@ -29,7 +29,8 @@ def record(directory: Path, **options: object) -> dict[str, bytes]:
     report = run_check(record="emulator", cassette_dir=directory, only=CASES,
                        emulator_options=dict(options) or None)
     assert not report.counts.get("error"), report.summary
-    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*.yaml"))}
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*.yaml"))}
 
 
 def test_recording_twice_writes_the_same_bytes(tmp_path: Path) -> None:
