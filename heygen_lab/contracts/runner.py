@@ -194,8 +194,8 @@ def probe_live(settings: Settings, timeout: float = 15.0) -> None:
             exchange = client.exchange("v3-me")
     except TransportError as exc:
         raise LiveUnavailable(
-            f"cannot reach the API host {api} ({setting}): {_first_line(exc)}; check the "
-            "address and the network, or run --mode emulator / --mode replay") from None
+            f"cannot reach the API host {api} ({setting}): {_first_line(exc)}; without it, "
+            "run --mode emulator or --mode replay") from None
     if exchange.status == 401:
         raise LiveUnavailable(
             f"the API host {api} refused the key (HTTP 401 to GET /v3/users/me); check "
