@@ -18,29 +18,30 @@ anything else); never a traceback.
 
 from __future__ import annotations
 
+# Light imports only: ``heygen-lab --help`` (and a usage error) must not pay for requests,
+# jsonschema, werkzeug, vcrpy or yaml. Each command imports what it needs when it runs.
 import argparse
-import json
-import math
 import os
 import signal
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from heygen_lab import routes
-from heygen_lab.client import VIAS, HeyGenClient, billing_block
-from heygen_lab.diagnose import Sent, diagnose
-from heygen_lab.envelopes import decode
-from heygen_lab.errors import HeyGenError, scrub_signed
-from heygen_lab.media import load_media
-from heygen_lab.routes import ROUTES, route
-from heygen_lab.settings import Settings
+from heygen_lab.routes import ROUTES
+
+if TYPE_CHECKING:
+    from heygen_lab.client import HeyGenClient
+    from heygen_lab.diagnose import Sent
+    from heygen_lab.settings import Settings
 
 EXIT_FAIL = 1
 EXIT_USAGE = 2
+VIAS: tuple[str, ...] = ("auto", "v3", "direct", "v1", "v1-multipart-file",
+                         "v1-multipart-type-asset")
+"""``heygen_lab.client.VIAS``, repeated here so the parser needs no client (a test keeps the
+two equal)."""
 
 
 class CLIError(Exception):
@@ -158,6 +159,8 @@ def settings(args: argparse.Namespace) -> Settings:
     """The environment's settings, resolved once per command: the CLI's only reader of
     ``HEYGEN_API_KEY`` (a blank or whitespace-only key counts as unset), so a command never
     decides to go live on a key that the client then refuses."""
+    from heygen_lab.settings import Settings
+
     resolved = getattr(args, "_settings", None)
     if resolved is None:
         resolved = Settings.resolve()
@@ -169,6 +172,9 @@ def settings(args: argparse.Namespace) -> Settings:
 def target_client(target: str, plan: str,
                   resolved: Settings | None = None) -> Iterator[tuple[HeyGenClient, str]]:
     """A client for the live API (needs a key) or for an embedded emulator on loopback."""
+    from heygen_lab.client import HeyGenClient
+    from heygen_lab.settings import Settings
+
     resolved = resolved or Settings.resolve()
     has_key = resolved.api_key is not None
     if target == "live" or (target == "auto" and has_key):
@@ -176,7 +182,7 @@ def target_client(target: str, plan: str,
             raise CLIError("--target live needs HEYGEN_API_KEY in the environment", EXIT_USAGE)
         with HeyGenClient(resolved.api_key, api_base=resolved.api_base,
                           upload_base=resolved.upload_base) as client:
-            yield client, "live HeyGen API"
+            yield client, live_where(resolved)
         return
     from heygen_lab.emulator import Emulator
 
@@ -188,7 +194,27 @@ def target_client(target: str, plan: str,
         yield client, f"embedded emulator ({emu.api_base}, plan {plan})"
 
 
+def live_where(resolved: Settings) -> str:
+    """Where live requests go, as a person needs to read it: HeyGen's hosts, or the host:port
+    that ``HEYGEN_API_BASE`` / ``HEYGEN_UPLOAD_BASE`` point at (an emulator, a proxy)."""
+    from heygen_lab.contracts.runner import describe_base
+    from heygen_lab.settings import DEFAULT_API_BASE, DEFAULT_UPLOAD_BASE
+
+    api, upload = describe_base(resolved.api_base), describe_base(resolved.upload_base)
+    if (resolved.api_base, resolved.upload_base) == (DEFAULT_API_BASE, DEFAULT_UPLOAD_BASE):
+        return f"live HeyGen API ({api})"
+    where = f"API at {api} (HEYGEN_API_BASE)" if resolved.api_base != DEFAULT_API_BASE else (
+        f"live HeyGen API ({api})")
+    if resolved.upload_base != DEFAULT_UPLOAD_BASE:
+        where += f", uploads at {upload} (HEYGEN_UPLOAD_BASE)"
+    return where
+
+
 def cmd_upload(args: argparse.Namespace) -> int:
+    import json
+
+    from heygen_lab.media import load_media
+
     # Pre-flight first: a missing or unsupported file fails with one line, before any server
     # (or embedded emulator) is involved.
     media = load_media(args.file, content_type=args.content_type)
@@ -206,7 +232,9 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
 def _warn_if_retired(route_id: str, instead: str) -> None:
     """One line on stderr when a legacy route is past its announced end of life (today UTC)."""
-    r = route(route_id)
+    from heygen_lab import routes
+
+    r = routes.route(route_id)
     if r.sunset is not None and r.sunset.passed(routes.today()):
         print(f"heygen-lab: warning: {r.method} {r.path} is past its announced end of life "
               f"({r.sunset.date.isoformat()}) and may answer 404/410; use {instead}",
@@ -247,6 +275,12 @@ _PAYLOAD_LIMIT = 1 << 20
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
+    import json
+
+    from heygen_lab.diagnose import diagnose
+    from heygen_lab.envelopes import decode
+    from heygen_lab.errors import scrub_signed
+
     text = args.payload if args.payload is not None else sys.stdin.read(_PAYLOAD_LIMIT + 1)
     if not text.strip():
         raise CLIError("no PAYLOAD: pass the error body as an argument or on stdin", EXIT_USAGE)
@@ -291,15 +325,33 @@ _STORAGE_HOSTS = ("amazonaws.com", "storage.googleapis.com", "googleusercontent.
 
 
 def _sent_from(endpoint: str | None, url: str | None) -> Sent | None:
+    """What was sent, from ``--endpoint`` and ``--url``. A URL's host is classified as it is:
+    HeyGen's API or upload host, a storage host (or any URL with a signature), or, for any
+    other host (loopback, an emulator, a proxy), neither: the path names the endpoint and the
+    diagnosis says the request went to the URL as given, never to a HeyGen host it invented."""
+    from heygen_lab.diagnose import Sent
+    from heygen_lab.routes import route
+
     if url:
         from urllib.parse import urlsplit
 
+        from heygen_lab.contracts.runner import describe_base
+        from heygen_lab.errors import scrub_signed
+        from heygen_lab.settings import DEFAULT_API_BASE, DEFAULT_UPLOAD_BASE
+
         parts = urlsplit(url)
-        host = parts.hostname or ""
+        try:
+            host = (parts.hostname or "").lower()
+        except ValueError:
+            host = ""
         signed = scrub_signed(parts.query) != parts.query
+        heygen = {urlsplit(DEFAULT_API_BASE).hostname: "api",
+                  urlsplit(DEFAULT_UPLOAD_BASE).hostname: "upload"}
         kind: Any = ("storage" if signed or host.endswith(_STORAGE_HOSTS)
-                     else "upload" if host.startswith("upload.") else "api" if host else None)
-        return Sent(route=endpoint, host=kind, path=parts.path or None)
+                     else heygen.get(host))
+        origin = None if kind is not None or not host else (
+            f"{parts.scheme or 'http'}://{describe_base(url)}")
+        return Sent(route=endpoint, host=kind, path=parts.path or None, origin=origin)
     if endpoint:
         r = route(endpoint)
         return Sent(route=r.id, host=r.host, path=r.path)
@@ -308,6 +360,10 @@ def _sent_from(endpoint: str | None, url: str | None) -> Sent | None:
 
 def cmd_whoami(args: argparse.Namespace) -> int:
     """The v3 user: username, email, name, and the one billing block (``GET /v3/users/me``)."""
+    import json
+
+    from heygen_lab.client import billing_block
+
     with target_client(args.target, args.plan, settings(args)) as (client, where):
         user = client.me()
     kind, block = billing_block(user)
@@ -321,6 +377,7 @@ def cmd_whoami(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import threading
 
+    from heygen_lab import routes
     from heygen_lab.emulator import DEMO_KEY, Emulator
     from heygen_lab.emulator.clock import SystemClock
 
@@ -383,12 +440,13 @@ def _stop_on_signals() -> Iterator[None]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from heygen_lab.contracts import compare_reports, load_report, run_check, write_report
+    from heygen_lab.contracts import load_report, run_check, write_report
+    from heygen_lab.contracts.report import baseline_news, compare_reports
 
     resolved = settings(args)
     mode = args.mode or ("live" if resolved.api_key is not None else "emulator")
     if args.mode is None:
-        where = ("the live API (HEYGEN_API_KEY is set)" if mode == "live"
+        where = (f"the {live_where(resolved)} (HEYGEN_API_KEY is set)" if mode == "live"
                  else "the embedded emulator (no HEYGEN_API_KEY; --mode replay uses cassettes)")
         print(f"no --mode given: running the contracts on {where}", file=sys.stderr)
     if args.legacy is not None and mode != "emulator":
@@ -397,11 +455,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     baseline = load_report(args.baseline) if args.baseline else None
     if args.report:  # before any case runs: an hour of live checks must not end in EACCES
         _check_writable(args.report)
+    if mode == "live":
+        _probe_live(resolved)
+    table = ResultTable(sys.stdout)
+    table.header()
     report = run_check(mode=mode, contracts_dir=args.contracts, cassette_dir=args.cassettes,
                        plan=args.plan, allow_billed=args.allow_billed, only=args.only,
-                       on_result=_print_row, settings=resolved,
+                       on_result=table.row, settings=resolved,
                        emulator_options={"legacy": args.legacy} if args.legacy else None)
-    changes = compare_reports(baseline, report.to_dict()) if baseline is not None else None
+    if mode == "live":
+        report.target = live_where(resolved)
+    current = report.to_dict() if baseline is not None else {}
+    changes = compare_reports(baseline, current) if baseline is not None else None
+    news = baseline_news(baseline, current) if baseline is not None else None
     retired = report.retired_lines()
     if retired:
         print("\nretired (past HeyGen's announced end of life for v1/v2):")
@@ -409,15 +475,131 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"  {line}")
     for r in report.drifted:
         print("\n" + r.explain())
-    if changes:
-        print(f"\ncompared with {args.baseline}:")
-        for line in changes:
+    if baseline is not None:
+        print(f"\ncompared with {args.baseline}: " + (
+            f"{len(changes or [])} case(s) changed" if changes else "no behaviour changed"))
+        for line in changes or []:
             print(f"  {line}")
+        if news:
+            print("new or not run since then (not counted as changes):")
+            for line in news:
+                print(f"  {line}")
     print(f"\n{report.headline} ({report.target})")
     if args.report:
-        json_path, md_path = write_report(report, args.report, changes)
+        json_path, md_path = write_report(report, args.report, changes, news)
         print(f"report: {json_path} and {md_path}")
     return EXIT_FAIL if report.drifted or changes else 0
+
+
+def _probe_live(resolved: Settings) -> None:
+    """One request before a live run: an unreachable host or a refused key stops it here,
+    with one line, instead of a row of drift per case."""
+    from heygen_lab.contracts.runner import probe_live
+
+    if resolved.api_key is not None:  # without one, the run itself says what to do
+        probe_live(resolved)
+
+
+class ResultTable:
+    """The rows ``check`` and ``record`` print as cases finish: a header, columns fitted to the
+    terminal (long cells end in an ellipsis), the verdict in colour on a terminal.
+
+    Output that is not a terminal (a pipe, a CI log) keeps every cell whole, unless
+    ``COLUMNS`` asks for a width. Colour follows https://no-color.org: ``NO_COLOR`` (non-empty)
+    turns it off, ``FORCE_COLOR`` (non-empty) on, otherwise it is on for a terminal that is not
+    ``TERM=dumb``.
+    """
+
+    HEADERS = ("result", "case", "expected", "observed", "source")
+    NATURAL = (6, 38, 36, 36, 12)
+    MINIMUM = (6, 16, 12, 12, 8)
+    COLOURS: ClassVar[dict[str, str]] = {"pass": "32", "drift": "31", "error": "1;31",
+                                         "skip": "33", "retired": "35"}
+
+    def __init__(self, stream: Any, *, width: int | None = None,
+                 colour: bool | None = None) -> None:
+        self.stream = stream
+        tty = _isatty(stream)
+        if width is None and (tty or os.environ.get("COLUMNS")):
+            import shutil
+
+            width = shutil.get_terminal_size().columns
+        self.widths: tuple[int, ...] | None = None if width is None else self._fit(width)
+        self.colour = _colour_wanted(tty) if colour is None else colour
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        try:
+            "\u2026".encode(encoding)
+            self.ellipsis = "\u2026"
+        except (LookupError, UnicodeEncodeError):
+            self.ellipsis = "..."
+
+    def _fit(self, width: int) -> tuple[int, ...]:
+        """Column widths that fit ``width`` (with the separators), shrinking case, expected
+        and observed first, never below their minimum."""
+        widths = list(self.NATURAL)
+        spare = width - (sum(widths) + 1 + 2 * (len(widths) - 2))
+        while spare < 0:
+            shrinkable = [i for i in (1, 2, 3, 4) if widths[i] > self.MINIMUM[i]]
+            if not shrinkable:
+                break
+            widest = max(shrinkable, key=lambda i: widths[i] - self.MINIMUM[i])
+            widths[widest] -= 1
+            spare += 1
+        return tuple(widths)
+
+    def _cell(self, text: str, index: int) -> str:
+        if self.widths is None or index == 0:
+            return text
+        limit = self.widths[index]
+        if len(text) <= limit:
+            return text
+        return text[:max(limit - len(self.ellipsis), 0)] + self.ellipsis
+
+    def header(self) -> None:
+        print(self._render(self.HEADERS, None), file=self.stream, flush=True)
+
+    def _render(self, cells: Sequence[str], verdict: str | None) -> str:
+        natural = self.widths or self.NATURAL
+        plain = ""
+        pieces: list[str] = []
+        stop = 0
+        for i, raw in enumerate(cells):
+            text = self._cell(raw, i)
+            if i:
+                gap = " " * max(stop - len(plain), 1 if i == 1 else 2)
+                plain += gap
+                pieces.append(gap)
+            plain += text
+            code = self.COLOURS.get(verdict or "") if i == 0 and self.colour else None
+            pieces.append(f"\033[{code}m{text}\033[0m" if code else text)
+            stop += natural[i] + (1 if i == 0 else 2)
+        return "".join(pieces)
+
+    def row(self, result: Any) -> None:
+        from heygen_lab.contracts.report import expected_summary, observed_summary
+
+        prov = result.case.provenance
+        source = prov["kind"] + (f" {prov['date']}" if prov.get("date") else "")
+        if result.verdict == "retired":
+            source += f" ({result.reason})"
+        cells = (result.verdict, result.case.id, expected_summary(result),
+                 observed_summary(result), source)
+        print(self._render(cells, result.verdict), file=self.stream, flush=True)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _colour_wanted(tty: bool) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return tty and os.environ.get("TERM") != "dumb"
 
 
 def _check_writable(path: Path) -> None:
@@ -431,21 +613,14 @@ def _check_writable(path: Path) -> None:
         if not parent.is_dir():
             raise CLIError(f"--report {path}: no directory {parent}; create it first", EXIT_USAGE)
         try:  # the same kind of write the report makes: a temporary file beside it
+            import tempfile
+
             fd, probe = tempfile.mkstemp(prefix=".heygen-lab-probe-", dir=parent)
         except OSError as exc:
             raise CLIError(f"--report {path}: cannot write in {parent} "
                            f"({exc.strerror or exc})", EXIT_USAGE) from None
         os.close(fd)
         os.unlink(probe)
-
-
-def _print_row(result: Any) -> None:
-    from heygen_lab.contracts.report import expected_summary, observed_summary
-
-    retired = f" {result.reason}" if result.verdict == "retired" else ""
-    print(f"{result.verdict:<6} {result.case.id:<38} expected {expected_summary(result):<36} "
-          f"observed {observed_summary(result):<36} [{result.case.provenance['kind']}]{retired}",
-          flush=True)
 
 
 def cmd_record(args: argparse.Namespace) -> int:
@@ -462,15 +637,22 @@ def cmd_record(args: argparse.Namespace) -> int:
                            "this machine (the emulator?); a cassette from it must not say "
                            "'live': use --target emulator, or unset HEYGEN_API_BASE / "
                            "HEYGEN_UPLOAD_BASE", EXIT_USAGE)
+        _probe_live(resolved)
     directory = args.cassettes or default_dir("cassettes")
     before = _cassette_stamps(directory)
+    table = ResultTable(sys.stdout)
+    table.header()
     report = run_check(record=args.target, contracts_dir=args.contracts,
                        cassette_dir=args.cassettes, plan=args.plan,
-                       allow_billed=args.allow_billed, only=args.only, on_result=_print_row,
+                       allow_billed=args.allow_billed, only=args.only, on_result=table.row,
                        settings=resolved)
     after = _cassette_stamps(directory)
     written = sorted(p for p, stamp in after.items() if before.get(p) != stamp)
-    print(f"recorded {len(written)} cassette(s) ({report.target})")
+    changed = [p for p in written if before.get(p, (0, 0, ""))[2] != after[p][2]]
+    print(f"recorded {len(written)} cassette(s), {len(changed)} with new content "
+          f"({report.target})")
+    for path in changed:
+        print(f"  changed: {path}")
     if not written:
         reasons = [r.reason or r.explain() for r in report.results if r.verdict != "skip"]
         hint = f": {reasons[0].splitlines()[-1].strip()}" if reasons else ""
@@ -479,19 +661,26 @@ def cmd_record(args: argparse.Namespace) -> int:
     return EXIT_FAIL if report.counts.get("error") else 0
 
 
-def _cassette_stamps(directory: Path) -> dict[Path, tuple[int, int]]:
-    """Each cassette file under ``directory`` with its (mtime_ns, size): what a run wrote."""
+def _cassette_stamps(directory: Path) -> dict[Path, tuple[int, int, str]]:
+    """Each cassette file under ``directory`` with its (mtime_ns, size, sha256): whether a run
+    wrote it (the recorder rewrites a file even when nothing in it changed) and whether its
+    content changed."""
+    import hashlib
+
     if not directory.is_dir():
         return {}
     stamps = {}
     for path in directory.rglob("*.yaml"):
         with suppress(OSError):
             st = path.stat()
-            stamps[path] = (st.st_mtime_ns, st.st_size)
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            stamps[path] = (st.st_mtime_ns, st.st_size, digest)
     return stamps
 
 
 def cmd_cassettes(args: argparse.Namespace) -> int:
+    import math
+
     from heygen_lab.cassettes import lint
     from heygen_lab.contracts import default_dir, load_contracts
 
@@ -654,7 +843,9 @@ NEEDS_EMULATOR_EXTRA = frozenset({"serve", "check", "record", "cassettes"})
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # --help and usage errors end here, before heavy imports
+    from heygen_lab.errors import HeyGenError
+
     try:
         with _terminate_as_interrupt():
             if args.command in NEEDS_EMULATOR_EXTRA:

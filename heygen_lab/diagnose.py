@@ -71,6 +71,7 @@ class Sent:
     content_type: str | None = None
     size: int | None = None
     keyed: bool = False  # the request carried an Idempotency-Key (so repeating it is safe)
+    origin: str | None = None  # scheme://host[:port] when host is None: a URL's own host as given
 
     def describe(self) -> str:
         """What the body was, in a few words."""
@@ -148,6 +149,9 @@ class Facts:
             items.append(f"endpoint {self.route.id} ({self.route.method} {self.route.path})")
         if self.sent.host == "storage":
             items.append("sent to the signed storage URL")
+        elif self.sent.host is None and self.sent.origin:
+            items.append(f"sent to {self.sent.origin}{self.path or ''} (as given: not a "
+                         "HeyGen host)")
         elif self.sent.host or self.path:
             items.append(f"sent to {_HOSTS.get(self.sent.host or '', '(host unknown) ')}"
                          f"{self.path or ''}")

@@ -36,6 +36,7 @@ from heygen_lab.cassettes import (
     SecretLeak,
     atomic_write,
     body_matcher,
+    fingerprint,
     fingerprint_request,
     lint,
     make_vcr,
@@ -424,3 +425,44 @@ def test_lint_accepts_a_recorded_cassette(server: tuple[str, Echo], tmp_path: Pa
     with make_vcr(tmp_path, record_mode="once", secrets=[KEY]).use_cassette("upload-v3/ok"):
         _post_multipart(base + "/v3/assets", _fields(jpeg_bytes))
     assert lint(tmp_path, known_cases=["upload-v3/ok"], secrets=[KEY]) == []
+
+
+@pytest.mark.parametrize("encoding", ["raw", "multipart"])
+def test_a_large_body_is_streamed_and_recorded_as_its_fingerprint_only(
+    server: tuple[str, Echo], tmp_path: Path, media_dir: Path, encoding: str
+) -> None:
+    """Over STREAM_THRESHOLD, the recorder neither holds nor stores the body: the server gets
+    the bytes (forwarded from a spool file), the cassette their fingerprint, and that
+    fingerprint is the one fingerprint() gives for the whole body."""
+    from heygen_lab.cassettes.recorder import STREAM_THRESHOLD
+
+    base, echo = server
+    data = (media_dir / "tiny.jpg").read_bytes() + random.Random(1).randbytes(
+        STREAM_THRESHOLD + 123_456)
+    source = tmp_path / "big.jpg"
+    source.write_bytes(data)
+    with make_vcr(tmp_path, record_mode="once").use_cassette("c/big"), \
+            source.open("rb") as stream:
+        if encoding == "raw":
+            body: Any = stream
+            content_type, sent = "image/jpeg", data
+        else:
+            body = MultipartEncoder(fields=_fields(stream), boundary="b" * 32)  # type: ignore[arg-type]
+            content_type = body.content_type
+            sent = MultipartEncoder(fields=_fields(data), boundary="b" * 32).to_string()
+        requests.post(base + "/v3/assets", data=body, headers={"Content-Type": content_type},
+                      timeout=30)
+    assert echo.bodies == [sent], "the server got the body's bytes, unchanged"
+    text = (tmp_path / "c/big.yaml").read_text()
+    assert len(text) < 3000, "the cassette holds a fingerprint, not the body"
+    stored = _cassette(tmp_path, "c/big")["interactions"][0]["request"]["body"]
+    assert stored.startswith(FINGERPRINT_PREFIX)
+    assert json.loads(stored[len(FINGERPRINT_PREFIX):]) == fingerprint(content_type, sent)
+    with make_vcr(tmp_path).use_cassette("c/big"), source.open("rb") as again:
+        replay_body: Any = again if encoding == "raw" else MultipartEncoder(
+            fields=_fields(again), boundary="c" * 32)  # type: ignore[arg-type]
+        ct = content_type if encoding == "raw" else replay_body.content_type
+        replayed = requests.post(base + "/v3/assets", data=replay_body,
+                                 headers={"Content-Type": ct}, timeout=30)
+    assert replayed.json()["data"]["size"] == len(sent)
+    assert len(echo.bodies) == 1, "the replay was answered from the cassette"

@@ -316,7 +316,9 @@ def test_cli_against_an_emulator_that_accepts_the_key(monkeypatch: pytest.Monkey
         assert main(["upload", str(jpeg)]) == 0
         assert main(["upload", str(jpeg), "--via", "v1-multipart-file"]) == 1
     out, err = capsys.readouterr()
-    assert "live HeyGen API" in out
+    # Where the requests went, as configured: the emulator's host:port, not "HeyGen".
+    assert f"API at {emu.api_base.removeprefix('http://')} (HEYGEN_API_BASE)" in out
+    assert "live HeyGen API" not in out
     assert_clean(out, err)
 
 

@@ -86,7 +86,8 @@ class Report:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str) + "\n"
 
-    def to_markdown(self, baseline_changes: list[str] | None = None) -> str:
+    def to_markdown(self, baseline_changes: list[str] | None = None,
+                    baseline_news: list[str] | None = None) -> str:
         lines = [f"# heygen-lab plan report ({self.mode})", "",
                  f"- target: {self.target}", f"- plan: {self.plan or 'as the key has it'}",
                  f"- created: {self.created_at}", f"- result: {self.headline}", "",
@@ -110,6 +111,9 @@ class Report:
         if baseline_changes is not None:
             lines += ["", "## Compared with the baseline", ""]
             lines += [f"- {c}" for c in baseline_changes] or ["- no behaviour changed"]
+        if baseline_news:
+            lines += ["", "## New or not run since the baseline (not changes)", ""]
+            lines += [f"- {n}" for n in baseline_news]
         return "\n".join(lines) + "\n"
 
 
@@ -195,21 +199,40 @@ def observed_signatures(report: dict[str, Any]) -> dict[str, list[tuple[Any, ...
 
 def compare_reports(baseline: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """Every case whose observed behaviour differs between two reports, one line each; a case
-    that is retired now and was not then says ``retired since last report``."""
+    that is retired now and was not then says ``retired since last report``.
+
+    Only cases observed in both reports can have changed: a case not run (or absent) last time
+    and run now is news, not a change, and so is one run last time and not now; see
+    :func:`baseline_news`."""
     old, new = observed_signatures(baseline), observed_signatures(current)
     was_retired, now = _retired(baseline), _retired(current)
     changes = []
-    for case_id in sorted(set(old) | set(new)):
-        if case_id not in old:
-            changes.append(f"{case_id}: new case (not in the baseline)")
-        elif case_id not in new:
-            changes.append(f"{case_id}: not run this time (was in the baseline)")
-        elif case_id in now and case_id not in was_retired:
+    for case_id in sorted(set(old) & set(new)):
+        if not old[case_id] or not new[case_id]:
+            continue
+        if case_id in now and case_id not in was_retired:
             changes.append(f"{case_id}: retired since last report ({now[case_id]}): was "
                            f"{_fmt(old[case_id])}, now {_fmt(new[case_id])}")
         elif old[case_id] != new[case_id]:
             changes.append(f"{case_id}: was {_fmt(old[case_id])}, now {_fmt(new[case_id])}")
     return changes
+
+
+def baseline_news(baseline: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """What is new or missing since the baseline without being a change of behaviour, one line
+    each: cases run now that were not run (or not there) last time, ``new since last report``,
+    and cases run last time that were not run now."""
+    old, new = observed_signatures(baseline), observed_signatures(current)
+    news = []
+    for case_id in sorted(set(old) | set(new)):
+        before, after = old.get(case_id), new.get(case_id)
+        if after and not before:
+            why = "not in the baseline" if before is None else "not run last time"
+            news.append(f"{case_id}: new since last report ({why}); now {_fmt(after)}")
+        elif before and not after:
+            why = "not in this run" if after is None else "not run this time"
+            news.append(f"{case_id}: {why} (was {_fmt(before)})")
+    return news
 
 
 def _retired(report: dict[str, Any]) -> dict[str, str]:
@@ -236,13 +259,14 @@ def report_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
 
 
 def write_report(report: Report, path: str | os.PathLike[str],
-                 changes: list[str] | None = None) -> tuple[Path, Path]:
+                 changes: list[str] | None = None,
+                 news: list[str] | None = None) -> tuple[Path, Path]:
     """Write the report as JSON and Markdown, atomically. Both texts pass the secret gate
     before either file is written, so a leak leaves nothing behind."""
     from heygen_lab.cassettes import atomic_write, gate
 
     json_path, md_path = report_paths(path)
-    texts = {json_path: report.to_json(), md_path: report.to_markdown(changes)}
+    texts = {json_path: report.to_json(), md_path: report.to_markdown(changes, news)}
     for target, text in texts.items():
         gate(text, (), where=str(target))
     for target, text in texts.items():

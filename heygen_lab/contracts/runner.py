@@ -158,6 +158,55 @@ def live_target(settings: Settings | str | None = None) -> Target:
     return open_session
 
 
+class LiveUnavailable(HeyGenError):
+    """A live run cannot start: the API host cannot be reached, or it refused the key."""
+
+
+def describe_base(base: str) -> str:
+    """``host:port`` of a base URL (the port only when the URL gives one): what a person
+    needs to see to know where requests go."""
+    try:
+        parts = urlsplit(base)
+        port = parts.port
+    except ValueError:
+        return base
+    host = parts.hostname or base
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port}" if port else host
+
+
+def probe_live(settings: Settings, timeout: float = 15.0) -> None:
+    """One ``GET /v3/users/me`` before a live run, so that a host that cannot be reached or a
+    key that is refused stops the run with one line, not a row of drift per case.
+
+    Raises :class:`LiveUnavailable` naming the host and the setting to check. Any other answer
+    (even an error) means cases can run: they will say what differs.
+    """
+    from heygen_lab.errors import TransportError
+
+    api = describe_base(settings.api_base)
+    setting = ("HEYGEN_API_BASE" if settings.api_base != DEFAULT_API_BASE
+               else "HEYGEN_API_BASE is unset, so HeyGen's own host")
+    try:
+        with HeyGenClient(settings.api_key, api_base=settings.api_base,
+                          upload_base=settings.upload_base, max_retries=0,
+                          timeout=timeout) as client:
+            exchange = client.exchange("v3-me")
+    except TransportError as exc:
+        raise LiveUnavailable(
+            f"cannot reach the API host {api} ({setting}): {_first_line(exc)}; without it, "
+            "run --mode emulator or --mode replay") from None
+    if exchange.status == 401:
+        raise LiveUnavailable(
+            f"the API host {api} refused the key (HTTP 401 to GET /v3/users/me); check "
+            "HEYGEN_API_KEY (a key of this account, not revoked)")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def cassette_target(cassette_dir: Path, *, record_from: Target | None = None,
                     provenance: Mapping[str, str] | None = None) -> Target:
     """Replay ``cassettes/<contract>/<case>.yaml`` with the network blocked, or, given
