@@ -39,6 +39,14 @@ def emulator() -> Iterator[object]:
         yield emu
 
 
+@pytest.fixture(autouse=True)
+def _plain_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI fits its table to COLUMNS and colours it on request: the suite's expectations must
+    not depend on the terminal it runs in (pytest-xdist's workers, for one, set COLUMNS)."""
+    for name in ("COLUMNS", "NO_COLOR", "FORCE_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def clock() -> object:
     from heygen_lab.emulator import ManualClock
