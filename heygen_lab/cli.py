@@ -457,8 +457,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         _check_writable(args.report)
     if mode == "live":
         _probe_live(resolved)
-    table = ResultTable(sys.stdout)
-    table.header()
+    table = ResultTable(sys.stdout)  # its header comes with the first row, not before an error
     report = run_check(mode=mode, contracts_dir=args.contracts, cassette_dir=args.cassettes,
                        plan=args.plan, allow_billed=args.allow_billed, only=args.only,
                        on_result=table.row, settings=resolved,
@@ -526,6 +525,7 @@ class ResultTable:
             width = shutil.get_terminal_size().columns
         self.widths: tuple[int, ...] | None = None if width is None else self._fit(width)
         self.colour = _colour_wanted(tty) if colour is None else colour
+        self._headed = False
         encoding = getattr(stream, "encoding", None) or "utf-8"
         try:
             "\u2026".encode(encoding)
@@ -556,7 +556,10 @@ class ResultTable:
         return text[:max(limit - len(self.ellipsis), 0)] + self.ellipsis
 
     def header(self) -> None:
-        print(self._render(self.HEADERS, None), file=self.stream, flush=True)
+        """Print the header row (once: the first row prints it when nobody did)."""
+        if not self._headed:
+            self._headed = True
+            print(self._render(self.HEADERS, None), file=self.stream, flush=True)
 
     def _render(self, cells: Sequence[str], verdict: str | None) -> str:
         natural = self.widths or self.NATURAL
@@ -578,6 +581,7 @@ class ResultTable:
     def row(self, result: Any) -> None:
         from heygen_lab.contracts.report import expected_summary, observed_summary
 
+        self.header()
         prov = result.case.provenance
         source = prov["kind"] + (f" {prov['date']}" if prov.get("date") else "")
         if result.verdict == "retired":
@@ -641,7 +645,6 @@ def cmd_record(args: argparse.Namespace) -> int:
     directory = args.cassettes or default_dir("cassettes")
     before = _cassette_stamps(directory)
     table = ResultTable(sys.stdout)
-    table.header()
     report = run_check(record=args.target, contracts_dir=args.contracts,
                        cassette_dir=args.cassettes, plan=args.plan,
                        allow_billed=args.allow_billed, only=args.only, on_result=table.row,

@@ -637,3 +637,18 @@ def test_the_table_has_at_least_sixty_hostile_inputs() -> None:
 
 def test_errors_are_heygen_errors() -> None:
     assert issubclass(YAMLInputError, HeyGenError) and issubclass(ContractError, HeyGenError)
+
+
+def test_a_contract_whose_generate_source_is_missing_is_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    contracts = tmp_path / "contracts"
+    contracts.mkdir()
+    (contracts / "big.yaml").write_text(
+        "contract: big\nroute: v3-upload\ncases:\n  large:\n    summary: a large file\n"
+        "    send: {encoding: multipart, generate: {from: media/gone.jpg, size: 2000}}\n"
+        "    expect: {status: 413}\n"
+        "    provenance: {kind: emulator, confidence: once, source: test}\n")
+    code = main(["check", "--mode", "emulator", "--contracts", str(contracts)])
+    out, err = capsys.readouterr()
+    assert code != 0 or "media/gone.jpg" in out
+    assert "Traceback" not in err + out and "media/gone.jpg" in err + out

@@ -397,8 +397,13 @@ def _media_path(send: Mapping[str, Any], contracts_dir: Path, scratch: Path) -> 
             raise HeyGenError(f"send.generate.size must be 1..{MAX_GENERATED_BYTES} bytes "
                               f"(256 MiB), got {size!r}")
         source = _inside(contracts_dir, spec["from"], "generate.from")
-        with source.open("rb") as fh:
-            head = fh.read(min(size, 1 << 20))
+        try:
+            with source.open("rb") as fh:
+                head = fh.read(min(size, 1 << 20))
+        except OSError as exc:
+            raise HeyGenError(f"send.generate.from {spec['from']!r}: cannot read "
+                              f"{source} ({exc.strerror or exc}); put the file under the "
+                              "contracts directory") from None
         # A new file (O_EXCL, mode 0600) in this step's own 0700 directory, so a symlink planted
         # in a shared temp path cannot redirect the write. Its name is stable: it is part of
         # the upload's fingerprint in the cassettes.
