@@ -33,3 +33,24 @@ def v3_error(emu: Any, method: str, path: str, status: int, **kwargs: Any) -> tu
     """(code, param) of a v3 error answer."""
     err = v3_call(emu, method, path, status, **kwargs)["error"]
     return err["code"], err["param"]
+
+
+#: What every CLI failure starts with.
+CLI_ERROR = "heygen-lab: error:"
+
+
+def run_cli(capsys: Any, *argv: str) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of ``heygen-lab ARGV`` run in process."""
+    from heygen_lab.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(err: str) -> str:
+    """The single stderr line of a failure (and proof that it is the only one)."""
+    lines = err.splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got {lines!r}"
+    assert lines[0].startswith(CLI_ERROR) and "Traceback" not in err
+    return lines[0]

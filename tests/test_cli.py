@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from _support import read_lines
+from _support import one_error_line, read_lines
+from _support import run_cli as run
 
 from heygen_lab.cli import main
 from heygen_lab.emulator import DEMO_KEY
@@ -40,19 +41,7 @@ def no_live_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(routes, "today", lambda: date(2026, 9, 1))
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
-
-def one_error_line(err: str) -> str:
-    """The single stderr line of a failure (and proof that it is the only one)."""
-    lines = err.splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got {lines!r}"
-    assert lines[0].startswith(PREFIX)
-    assert "Traceback" not in err
-    return lines[0]
 
 
 # ---------------------------------------------------------------- upload

@@ -15,6 +15,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from _support import one_error_line
 
 import heygen_lab
 from heygen_lab import _packaged
@@ -33,11 +34,6 @@ def no_live_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def one_error_line(err: str) -> str:
-    lines = err.splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got {lines!r}"
-    assert lines[0].startswith(PREFIX)
-    return lines[0]
 
 
 # ---------------------------------------------------------------- where the data comes from

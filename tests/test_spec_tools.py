@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _support import one_error_line
+from _support import run_cli as run
 
-from heygen_lab.cli import main
 from heygen_lab.spec import parse_spec
 from heygen_lab.spec.diff import Change, changes_to_json, diff_specs, render_changes
 from heygen_lab.spec.extract import (
@@ -362,17 +363,7 @@ def test_diff_walks_requests_variants_flags_and_operation_fields() -> None:
 
 
 # ---------------------------------------------------------------- CLI
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
-
-def one_error_line(err: str) -> str:
-    lines = err.splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got {lines!r}"
-    assert lines[0].startswith(PREFIX) and "Traceback" not in err
-    return lines[0]
 
 
 def test_spec_list(capsys: pytest.CaptureFixture[str]) -> None:
