@@ -69,10 +69,11 @@ from heygen_lab.retry import (
     should_retry,
     upload_policy,
 )
-from heygen_lab.routes import Host, Route, operation_route, route
+from heygen_lab.routes import Route, operation_route, route
 from heygen_lab.settings import Secret, Settings, Timeouts
 from heygen_lab.spec import Operation, Violation, load_spec
 from heygen_lab.uploads import Payload, Progress
+from heygen_lab.wire import Host
 
 Via = Literal["auto", "v3", "direct", "v1", "v1-multipart-file", "v1-multipart-type-asset"]
 VIAS: tuple[str, ...] = ("auto", "v3", "direct", "v1", "v1-multipart-file",

@@ -53,6 +53,7 @@ from heygen_lab.envelopes import SHAPE_WORDS, ErrorRecord
 from heygen_lab.media import V3_MAX_BYTES
 from heygen_lab.routes import ROUTES, Route, match
 from heygen_lab.settings import DEFAULT_API_BASE, DEFAULT_UPLOAD_BASE
+from heygen_lab.wire import Encoding
 
 LEGACY_UPLOAD_PATHS = frozenset({"/v1/asset", "/v1/talking_photo"})
 LEGACY_UPLOAD_ROUTES = frozenset({"v1-upload", "v1-talking-photo"})
@@ -66,7 +67,7 @@ class Sent:
     route: str | None = None  # a route id from heygen_lab.routes (e.g. "v1-upload")
     host: Literal["api", "upload", "storage"] | None = None
     path: str | None = None  # URL path without query, e.g. "/v1/asset"
-    encoding: Literal["raw", "multipart", "json", "empty"] | None = None
+    encoding: Encoding | None = None
     parts: tuple[str, ...] = ()  # multipart part names in order, e.g. ("type", "asset")
     content_type: str | None = None
     size: int | None = None

@@ -38,7 +38,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 from urllib.parse import quote, urlsplit
 
 from werkzeug.test import EnvironBuilder, run_wsgi_app
@@ -49,6 +49,7 @@ from heygen_lab.emulator import Emulator
 from heygen_lab.envelopes import ErrorRecord, decode, decode_body
 from heygen_lab.errors import ContractViolation
 from heygen_lab.routes import match
+from heygen_lab.wire import Encoding, ServedHost
 
 if TYPE_CHECKING:
     import httpx
@@ -57,9 +58,8 @@ if TYPE_CHECKING:
 __all__ = ["HEYGEN_HOSTS", "MISTAKES", "EmulatedRequest", "Emulation", "active", "emulate",
            "route_of"]
 
-HostKind = Literal["api", "upload"]
 #: The hosts answered in process, and which emulator app answers each.
-HEYGEN_HOSTS: Final[Mapping[str, HostKind]] = {"api.heygen.com": "api",
+HEYGEN_HOSTS: Final[Mapping[str, ServedHost]] = {"api.heygen.com": "api",
                                                "upload.heygen.com": "upload"}
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 #: Diagnosis ids that strict mode raises: each is a request the calling code got wrong.
@@ -74,7 +74,7 @@ _HOP_HEADERS: Final = frozenset({"host", "content-length", "transfer-encoding"})
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def route_of(url: str) -> HostKind | None:
+def route_of(url: str) -> ServedHost | None:
     """Which emulator host answers ``url`` inside :func:`emulate`, or ``None`` (left alone)."""
     try:
         parts = urlsplit(url)
@@ -164,12 +164,12 @@ def _sent_keys(headers: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(k for k in keys if k.strip())
 
 
-_ENCODINGS: Final[Mapping[str, Literal["raw", "multipart", "json", "empty"]]] = {
+_ENCODINGS: Final[Mapping[str, Encoding]] = {
     "multipart": "multipart", "multipart-malformed": "multipart", "json": "json",
     "empty": "empty"}
 
 
-def _sent(kind: HostKind, method: str, path: str, fp: Mapping[str, Any]) -> Sent:
+def _sent(kind: ServedHost, method: str, path: str, fp: Mapping[str, Any]) -> Sent:
     """What ``diagnose()`` needs to know about a request."""
     storage = kind == "api" and path.startswith("/_storage/")
     route = None if storage else match(method, kind, path)
@@ -217,7 +217,7 @@ class _Router:
 
     def handle(self, method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes,
                *, chunked: bool = False) -> _Answer:
-        kind = cast(HostKind, route_of(url))
+        kind = cast(ServedHost, route_of(url))
         parts = urlsplit(url)
         pairs = [(str(k), str(v)) for k, v in headers]
         lower = {k.lower(): v for k, v in pairs}
@@ -246,7 +246,7 @@ class _Router:
         self.record(kind, method.upper(), url, lower, pairs, body, answer)
         return answer
 
-    def record(self, kind: HostKind, method: str, url: str, lower: Mapping[str, str],
+    def record(self, kind: ServedHost, method: str, url: str, lower: Mapping[str, str],
                pairs: list[tuple[str, str]], body: bytes, answer: _Answer) -> None:
         emulation = self.emulation
         secrets = tuple(sorted({*_sent_keys(lower), *emulation.known_keys}, key=len,

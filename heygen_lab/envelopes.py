@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from xml.parsers import expat
 
-Style = Literal["v1", "v2", "v3", "storage", "none"]
+from heygen_lab.wire import Style
+
 Shape = Literal["json", "xml", "html", "text", "empty", "binary"]
 
 V1_SUCCESS = 100

@@ -19,10 +19,8 @@ import datetime as dt
 import functools
 import re
 from dataclasses import dataclass
-from typing import Literal
 
-Host = Literal["api", "upload", "storage"]
-Style = Literal["v1", "v2", "v3", "none"]
+from heygen_lab.wire import Host, Style
 
 
 @dataclass(frozen=True)

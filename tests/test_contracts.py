@@ -197,7 +197,8 @@ def test_check_writes_reports_and_compares_with_baseline(
     from heygen_lab.emulator import payloads
 
     monkeypatch.setitem(payloads.PAYLOADS, "v1.asset_data_missing",  # type: ignore[index]
-                        payloads.Payload(400, "v1", 40001, "asset data is required", "reported"))
+                        payloads.ErrorPayload(400, "v1", 40001, "asset data is required",
+                                              "reported"))
     now = tmp_path / "now.json"
     code = main(["check", "--only", "upload-v1", "--report", str(now), "--baseline", str(base)])
     assert code == 1

@@ -26,7 +26,7 @@ Unexpected handler exceptions answer 500 ``internal_error`` and are re-raised by
 
 from .clock import Clock, ManualClock, SystemClock
 from .faults import Fault, parse_faults
-from .payloads import PAYLOADS, Payload
+from .payloads import PAYLOADS, ErrorPayload
 from .plans import PLANS, PlanProfile, load_plan
 from .server import DEMO_KEY, Emulator, HeldAsset
 from .state import EmulatorState, sniff_mime
@@ -38,10 +38,10 @@ __all__ = [
     "Clock",
     "Emulator",
     "EmulatorState",
+    "ErrorPayload",
     "Fault",
     "HeldAsset",
     "ManualClock",
-    "Payload",
     "PlanProfile",
     "SystemClock",
     "load_plan",

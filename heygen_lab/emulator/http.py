@@ -10,7 +10,7 @@ internal routes are a werkzeug routing table.
 Handlers live in :mod:`.families`, one module per family, registered with :func:`v3` or
 :func:`legacy`. A handler gets a :class:`Call`, asks the state to act, and returns the ``data``
 of the answer (or a :class:`~.state.Page`, a :class:`Reply`, or a werkzeug ``Response``); it
-raises :class:`~.payloads.ApiError` for every error answer.
+raises :class:`~.payloads.Refusal` for every error answer.
 """
 
 from __future__ import annotations
@@ -44,9 +44,10 @@ from werkzeug.wsgi import get_input_stream
 
 from heygen_lab.routes import LEGACY_SUNSET
 from heygen_lab.spec import Operation, load_spec
+from heygen_lab.wire import ServedHost
 
 from .faults import Fault, FaultInjector
-from .payloads import ApiError, render
+from .payloads import Refusal, render
 from .state import IDEMPOTENCY_WINDOW, EmulatorState, IdemRecord, Page, Spool, TooLarge
 
 if TYPE_CHECKING:
@@ -57,7 +58,6 @@ __all__ = ["Call", "EmulatorBug", "Reply", "Service", "legacy", "v3"]
 _log = logging.getLogger("heygen_lab.emulator")
 
 Version = Literal["v1", "v2", "v3", "storage"]
-HostKind = Literal["api", "upload"]
 MIB: Final = 1024 * 1024
 JSON_LIMIT: Final = MIB
 CHUNK: Final = 1024 * 1024  # larger reads: fewer calls per uploaded MiB
@@ -69,7 +69,7 @@ Handler = Callable[["Call"], Any]
 #: v3 handlers by spec operation name.
 V3_HANDLERS: dict[str, Handler] = {}
 #: Legacy and internal routes per host; a rule's endpoint is its handler.
-_RULES: dict[HostKind, list[Rule]] = {"api": [], "upload": []}
+_RULES: dict[ServedHost, list[Rule]] = {"api": [], "upload": []}
 #: Handlers that need no API key (the wrong host's 404, storage, served files).
 _PUBLIC: set[Handler] = set()
 
@@ -88,7 +88,7 @@ def v3(*operations: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def legacy(host: HostKind, path: str, methods: Iterable[str] | None = None, *,
+def legacy(host: ServedHost, path: str, methods: Iterable[str] | None = None, *,
            public: bool = False) -> Callable[[Handler], Handler]:
     """Register a handler for a legacy (v1/v2) or internal route on one host."""
     def register(handler: Handler) -> Handler:
@@ -104,9 +104,9 @@ class EmulatorBug(AssertionError):
     """The emulator answered something HeyGen's spec says it never would."""
 
 
-def invalid(version: str, param: str | None, detail: str) -> ApiError:
+def invalid(version: str, param: str | None, detail: str) -> Refusal:
     """A 400 ``invalid_parameter`` in the envelope of ``version``."""
-    return ApiError(f"{version}.invalid_parameter", param=param, detail=detail)
+    return Refusal(f"{version}.invalid_parameter", param=param, detail=detail)
 
 
 def version_of(path: str, host: str) -> Version:
@@ -163,7 +163,7 @@ class Call:
 
     def json(self, required: bool = True) -> dict[str, Any]:
         """The request body as a JSON object (``{}`` if empty and not ``required``), else 400."""
-        too_large = ApiError(f"{self.version}.payload_too_large", limit=JSON_LIMIT)
+        too_large = Refusal(f"{self.version}.payload_too_large", limit=JSON_LIMIT)
         if (self.request.content_length or 0) > JSON_LIMIT:
             raise too_large
         try:
@@ -180,7 +180,7 @@ class Call:
             raise invalid(self.version, None, "the request body must be a JSON object")
         return obj
 
-    def spool(self, limit: int, too_large: ApiError) -> Spool:
+    def spool(self, limit: int, too_large: Refusal) -> Spool:
         """Stream the raw body to a temp file in chunks (never whole into memory)."""
         try:
             stream = get_input_stream(self.request.environ, max_content_length=limit)
@@ -208,7 +208,7 @@ class Call:
         plan = self.state.plan
         if feature in plan.gated_features:
             pid = "v1.tier_not_supported" if self.version == "v1" else "v3.forbidden"
-            raise ApiError(pid, feature=feature, plan=plan.name)
+            raise Refusal(pid, feature=feature, plan=plan.name)
 
     def ok(self, data: Any) -> Response:
         """A legacy success in this call's envelope."""
@@ -262,7 +262,7 @@ class Service:
         self._active = 0
 
     # ---------------------------------------------------------------- dispatch
-    def wsgi(self, host: HostKind) -> WSGIApplication:
+    def wsgi(self, host: ServedHost) -> WSGIApplication:
         """The WSGI application of one host."""
         def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
             request = Request(environ)
@@ -299,16 +299,16 @@ class Service:
             errors, self.errors = self.errors, []
         return errors
 
-    def _respond(self, request: Request, host: HostKind, version: Version,
+    def _respond(self, request: Request, host: ServedHost, version: Version,
                  fault: Fault | None) -> Response:
         try:
             if fault is not None:
                 if fault.kind == "rate_limit":
-                    raise ApiError(f"{version}.rate_limited",
+                    raise Refusal(f"{version}.rate_limited",
                                    headers={"Retry-After": str(fault.retry_after)})
-                raise ApiError(f"{version}.internal_error", status=fault.status)
+                raise Refusal(f"{version}.internal_error", status=fault.status)
             if self.legacy == "retired" and version in ("v1", "v2"):  # every v1/v2 path is gone
-                raise ApiError(f"{version}.endpoint_removed",
+                raise Refusal(f"{version}.endpoint_removed",
                                removed_on=LEGACY_SUNSET.date.isoformat())
             call = self._route(request, host, version)
             if call.handler not in _PUBLIC:
@@ -318,21 +318,21 @@ class Service:
                     and "Idempotency-Key" in request.headers):
                 return self._idempotent(call, run)
             return run()[0]
-        except ApiError as err:
+        except Refusal as err:
             return self._render(err)
         except Exception as exc:  # an emulator bug outside a handler
             return self._crash(exc, request)
 
-    def _route(self, request: Request, host: HostKind, version: Version) -> Call:
+    def _route(self, request: Request, host: ServedHost, version: Version) -> Call:
         if version == "v3" and host == "api":
             raw = _raw_path(request.environ)
             match = self.spec.find(request.method, raw)
             if match is None:
                 allowed = self.spec.methods_at(raw)
                 if allowed:
-                    raise ApiError("v3.method_not_allowed",
+                    raise Refusal("v3.method_not_allowed",
                                    headers={"Allow": ", ".join(sorted(allowed))})
-                raise ApiError("v3.not_found",
+                raise Refusal("v3.not_found",
                                detail=f"no route for {request.method} {request.path}")
             op = match.operation
             params = {k: unquote(v) for k, v in match.params.items()}
@@ -341,10 +341,10 @@ class Service:
         try:
             endpoint, args = self._maps[host].bind_to_environ(request.environ).match()
         except MethodNotAllowed as exc:
-            raise ApiError(f"{version}.method_not_allowed",
+            raise Refusal(f"{version}.method_not_allowed",
                            headers={"Allow": ", ".join(exc.valid_methods or ())}) from None
         except (NotFound, RequestRedirect):
-            raise ApiError(f"{version}.not_found",
+            raise Refusal(f"{version}.not_found",
                            detail=f"no route for {request.method} {request.path}") from None
         return Call(self, request, version, params=dict(args), handler=endpoint)
 
@@ -354,12 +354,12 @@ class Service:
             if call.operation is not None:
                 return self._run_v3(call), True
             return cast(Handler, call.handler)(call), True
-        except ApiError as err:
+        except Refusal as err:
             return self._render(err), err.cacheable
         except (ClientDisconnected, ConnectionError, TimeoutError):
             pid = ("storage.incomplete_body" if call.version == "storage"
                    else f"{call.version}.invalid_parameter")
-            return self._render(ApiError(pid, detail="the request body ended before its "
+            return self._render(Refusal(pid, detail="the request body ended before its "
                                          "Content-Length (or broke off)")), False
         except Exception as exc:
             return self._crash(exc, call.request), False
@@ -398,9 +398,9 @@ class Service:
     def _crash(self, exc: Exception, request: Request) -> Response:
         exc.add_note(f"raised by the emulator while handling {request.method} {request.path}")
         self._record(exc)
-        return self._render(ApiError("v3.internal_error"))
+        return self._render(Refusal("v3.internal_error"))
 
-    def _render(self, err: ApiError) -> Response:
+    def _render(self, err: Refusal) -> Response:
         status, headers, body = render(err, self.overrides)
         return Response(body, status, headers=headers)
 
@@ -411,7 +411,7 @@ class Service:
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
             key = token.strip() if scheme.lower() == "bearer" else ""
         if key not in self.keys:
-            raise ApiError(f"{version}.unauthorized")
+            raise Refusal(f"{version}.unauthorized")
         return key
 
     def _idempotent(self, call: Call, run: Callable[[], tuple[Response, bool]]) -> Response:
@@ -427,7 +427,7 @@ class Service:
             record = state.idempotency.get(scope)
             if record is not None and now - record.started_at < IDEMPOTENCY_WINDOW:
                 if record.status is None:
-                    raise ApiError("v3.request_in_progress")
+                    raise Refusal("v3.request_in_progress")
                 return Response(record.body, record.status,
                                 headers={**record.headers, "Idempotent-Replayed": "true"})
             state.idempotency[scope] = IdemRecord(started_at=now)
@@ -455,4 +455,4 @@ class Service:
 
 def _not_served(call: Call) -> Any:
     op = cast(Operation, call.operation)
-    raise ApiError("v3.not_implemented", operation=op.name)
+    raise Refusal("v3.not_implemented", operation=op.name)

@@ -1,6 +1,6 @@
 """Every error payload the emulator emits, in one table.
 
-Handlers never write an error body inline: they raise :class:`ApiError` with an identifier from
+Handlers never write an error body inline: they raise :class:`Refusal` with an identifier from
 :data:`PAYLOADS`, and :func:`render` turns it into (status, headers, body). Each row says where it
 comes from: ``documented`` (HeyGen's docs / official CLI), ``reported`` (seen by users; ``[once]``
 when one source only) or ``simulated`` (the emulator's own choice where public sources say nothing).
@@ -19,18 +19,19 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 from xml.sax.saxutils import escape
 
-__all__ = ["PAYLOADS", "ApiError", "Payload", "Provenance", "Style", "render", "validate_overrides"]
+__all__ = ["PAYLOADS", "ErrorPayload", "PayloadStyle", "Provenance", "Refusal", "render",
+           "validate_overrides"]
 
-Style = Literal["v1", "v2", "v3", "storage", "embedded"]
+PayloadStyle = Literal["v1", "v2", "v3", "storage", "embedded"]
 Provenance = Literal["documented", "reported", "simulated"]
 
 
 @dataclass(frozen=True)
-class Payload:
+class ErrorPayload:
     """One pinned error payload: HTTP status, envelope style, code, message template, source."""
 
     status: int
-    style: Style
+    style: PayloadStyle
     code: int | str
     message: str
     provenance: Provenance
@@ -40,9 +41,9 @@ class Payload:
 _D: Final = "documented"
 _R: Final = "reported"
 _S: Final = "simulated"
-P = Payload
+P = ErrorPayload
 
-PAYLOADS: Final[Mapping[str, Payload]] = {
+PAYLOADS: Final[Mapping[str, ErrorPayload]] = {
     # ---- v1 envelope: {"code": <int>, "message": "..."} ----
     "v1.asset_data_missing": P(400, "v1", 40001, "asset data must be provided", _R,
                                "multipart or empty body on upload host [many]; HTTP 400 [once]"),
@@ -164,8 +165,11 @@ PAYLOADS: Final[Mapping[str, Payload]] = {
 del P
 
 
-class ApiError(Exception):
-    """Raised inside a handler: answer with payload ``pid`` (formatted with ``fmt``)."""
+class Refusal(Exception):
+    """Raised inside a handler: refuse the request with payload ``pid`` (formatted with ``fmt``).
+
+    The emulator's own word for an error answer, apart from the client's ``APIError`` (an
+    error answer the client received)."""
 
     def __init__(self, pid: str, *, param: str | None = None, status: int | None = None,
                  headers: Mapping[str, str] | None = None, cacheable: bool = True,
@@ -204,7 +208,7 @@ def error_object(pid: str, overrides: Mapping[str, Mapping[str, Any]], **fmt: An
     return obj
 
 
-def render(err: ApiError, overrides: Mapping[str, Mapping[str, Any]]
+def render(err: Refusal, overrides: Mapping[str, Mapping[str, Any]]
            ) -> tuple[int, dict[str, str], bytes]:
     """(status, headers, body) for ``err``, with ``overrides`` applied."""
     p = PAYLOADS[err.pid]

@@ -24,12 +24,25 @@ from typing import Any, Final, Literal, TypeVar
 
 from .clock import Clock
 from .facts import USERNAME, V3_TYPES, kind_of, sniff
-from .payloads import ApiError
+from .payloads import Refusal
 from .plans import PlanProfile
 
-__all__ = ["AVATARS", "TALKING_PHOTOS", "VOICES", "Asset", "EmulatorState", "IdemRecord",
-           "Page", "Spool", "TalkingPhoto", "TooLarge", "Video", "job_status", "sniff_mime",
-           "tiny_png"]
+__all__ = [
+    "AVATARS",
+    "TALKING_PHOTOS",
+    "VOICES",
+    "EmulatorState",
+    "IdemRecord",
+    "Page",
+    "Spool",
+    "StoredAsset",
+    "TalkingPhoto",
+    "TooLarge",
+    "Video",
+    "job_status",
+    "sniff_mime",
+    "tiny_png",
+]
 
 #: Seconds after creation when a job turns ``processing`` / ``completed`` (simulated).
 PROCESSING_AFTER: Final = 5.0
@@ -159,10 +172,11 @@ def file_sha256(path: Path) -> str:
 
 
 class _LazySha256:
-    """``Asset.sha256``: the value given, else the stored file's sha256, computed when first read
-    (and kept). None while there is no file, or when it is gone."""
+    """``StoredAsset.sha256``: the value given, else the stored file's sha256, computed when
+    first read (and kept). None while there is no file, or when it is gone."""
 
-    def __get__(self, obj: Asset | None, owner: type[Asset] | None = None) -> str | None:
+    def __get__(self, obj: StoredAsset | None,
+                owner: type[StoredAsset] | None = None) -> str | None:
         if obj is None:
             return None  # the dataclass field's default
         value: str | None = obj.__dict__.get("_sha256")
@@ -174,12 +188,12 @@ class _LazySha256:
             obj.__dict__["_sha256"] = value
         return value
 
-    def __set__(self, obj: Asset, value: str | None) -> None:
+    def __set__(self, obj: StoredAsset, value: str | None) -> None:
         obj.__dict__["_sha256"] = value
 
 
 @dataclass
-class Asset:
+class StoredAsset:
     """An uploaded (or pending direct-upload) asset."""
 
     asset_id: str
@@ -257,7 +271,7 @@ class EmulatorState:
         self.clock = clock
         self.storage_dir = storage_dir
         self.lock = threading.RLock()
-        self.assets: dict[str, Asset] = {}
+        self.assets: dict[str, StoredAsset] = {}
         self.talking_photos: dict[str, TalkingPhoto] = {}
         self.videos: dict[str, Video] = {}
         self.credits = plan.credits
@@ -311,25 +325,25 @@ class EmulatorState:
         return self.clock.now()
 
     # ---- assets ----
-    def add_asset(self, spool: Spool, mime: str, name: str | None) -> Asset:
+    def add_asset(self, spool: Spool, mime: str, name: str | None) -> StoredAsset:
         """Keep an uploaded file as a ready asset."""
         with self.lock:
             asset_id = self.new_id()
             spool.keep(self.object_path(asset_id))
-            asset = Asset(asset_id, name or asset_id, mime, spool.size, int(self.now()),
+            asset = StoredAsset(asset_id, name or asset_id, mime, spool.size, int(self.now()),
                           self.next_seq(), path=spool.path)  # sha256: lazily, from path
             self.assets[asset_id] = asset
         return asset
 
-    def asset(self, asset_id: str, *, ready: bool = False) -> Asset:
+    def asset(self, asset_id: str, *, ready: bool = False) -> StoredAsset:
         """An asset by id, else 404 ``not_found`` (also for a pending one when ``ready``)."""
         with self.lock:
             asset = self.assets.get(asset_id)
         if asset is None or (ready and asset.status != "ready"):
-            raise ApiError("v3.not_found", param="asset_id", detail=f"asset {asset_id!r} not found")
+            raise Refusal("v3.not_found", param="asset_id", detail=f"asset {asset_id!r} not found")
         return asset
 
-    def delete_asset(self, asset_id: str) -> Asset:
+    def delete_asset(self, asset_id: str) -> StoredAsset:
         """Remove an asset and its bytes."""
         with self.lock:
             asset = self.asset(asset_id)
@@ -338,7 +352,7 @@ class EmulatorState:
             asset.path.unlink(missing_ok=True)
         return asset
 
-    def ready_assets(self) -> list[Asset]:
+    def ready_assets(self) -> list[StoredAsset]:
         """Ready assets in creation order."""
         with self.lock:
             return sorted((a for a in self.assets.values() if a.status == "ready"),
@@ -365,9 +379,9 @@ class EmulatorState:
         plan = self.plan
         with self.lock:
             if plan.daily_video_cap is not None and self.videos_today() >= plan.daily_video_cap:
-                raise ApiError(f"{version}.trial_video_limit_exceeded", limit=plan.daily_video_cap)
+                raise Refusal(f"{version}.trial_video_limit_exceeded", limit=plan.daily_video_cap)
             if self.credits < plan.video_cost:
-                raise ApiError(f"{version}.insufficient_credit", balance=self.credits,
+                raise Refusal(f"{version}.insufficient_credit", balance=self.credits,
                                cost=plan.video_cost)
             self.credits -= plan.video_cost
             self.credits_used += plan.video_cost
@@ -383,8 +397,8 @@ class EmulatorState:
             video = self.videos.get(video_id)
         if video is None:
             if version == "v1":
-                raise ApiError("v1.video_not_found", video_id=video_id)
-            raise ApiError("v3.video_not_found", param="video_id", video_id=video_id)
+                raise Refusal("v1.video_not_found", video_id=video_id)
+            raise Refusal("v3.video_not_found", param="video_id", video_id=video_id)
         return video
 
     def in_flight_idempotency_keys(self) -> int:
@@ -409,7 +423,7 @@ def paginate(items: Iterable[Any], seq: Callable[[Any], int], limit: str | None,
         try:
             after = int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("seq:"))
         except (ValueError, binascii.Error, UnicodeError):
-            raise ApiError("v3.invalid_parameter", param="token",
+            raise Refusal("v3.invalid_parameter", param="token",
                            detail="token is not a cursor this list returned") from None
     size = int(limit) if limit else DEFAULT_LIMIT
     ordered: Sequence[Any] = sorted((i for i in items if seq(i) > after), key=seq)

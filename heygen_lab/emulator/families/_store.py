@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 from ..http import Call, invalid
-from ..payloads import ApiError
+from ..payloads import Refusal
 from ..state import COMPLETED_AFTER, EmulatorState, Page, paginate
 from .legacy import check_source
 
@@ -41,7 +41,7 @@ R = TypeVar("R", bound=Record)
 class Store(Generic[R]):
     """Records by id, listed in creation order; an unknown id raises the family's 404."""
 
-    def __init__(self, state: EmulatorState, missing: Callable[[str], ApiError]) -> None:
+    def __init__(self, state: EmulatorState, missing: Callable[[str], Refusal]) -> None:
         self._state = state
         self._missing = missing
         self._records: dict[str, R] = {}
@@ -86,7 +86,7 @@ def page_of(call: Call, records: Iterable[R], render: Callable[[R], Any]) -> Pag
 def refuse_public(public: bool, what: str, rid: str, param: str) -> None:
     """403 for a change to the public catalogue [sim: HeyGen's answer is not documented]."""
     if public:
-        raise ApiError("v3.public_catalogue", param=param, what=what, id=rid)
+        raise Refusal("v3.public_catalogue", param=param, what=what, id=rid)
 
 
 def ripen(started_at: float | None, now: float, fails: bool) -> str:

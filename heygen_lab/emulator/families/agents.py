@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ..http import Call, v3
-from ..payloads import ApiError
+from ..payloads import Refusal
 from ..state import PROCESSING_AFTER, EmulatorState, Page, Video
 from .jobs import KINDS, Kind, Record, Records, check_refs, fails, serve, view
 from .videos import video_item
@@ -98,7 +98,7 @@ def send(call: Call) -> Any:
     rec = _session(call)
     status = _status(call.state, rec)
     if status in _BUSY:
-        raise ApiError("v3.conflict", param="session_id",
+        raise Refusal("v3.conflict", param="session_id",
                        detail=f"session {rec.id!r} is {status}; stop it or wait")
     check_refs(call, call.body)
     _render(call, rec, call.field("message"), call.body)
@@ -130,7 +130,7 @@ def resource(call: Call) -> Any:
     rid = call.params["resource_id"]
     found = [v for v in _videos(call.state, rec) if v.video_id == rid]
     if not found:
-        raise ApiError("v3.not_found", param="resource_id",
+        raise Refusal("v3.not_found", param="resource_id",
                        detail=f"resource {rid!r} not found in session {rec.id!r}")
     item = video_item(call, found[0])
     return view(call, SESSION, rec, resource_id=rid, resource_type="video",

@@ -15,22 +15,22 @@ from werkzeug.wsgi import wrap_file
 
 from ..facts import DIRECT_EXPIRES, DIRECT_MAX_BYTES, MIB, V3_FILE_LIMIT, V3_TYPES
 from ..http import Call, invalid, legacy, v3
-from ..payloads import ApiError
-from ..state import TINY_MP4, Asset, Page, Spool, TooLarge, paginate, sniff_mime, tiny_png
+from ..payloads import Refusal
+from ..state import TINY_MP4, Page, Spool, StoredAsset, TooLarge, paginate, sniff_mime, tiny_png
 
 V3_BODY_LIMIT: Final = V3_FILE_LIMIT + MIB  # room for the multipart framing
 SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
 SPACE_ID: Final = "emu_space"  # [sim]
 
 
-def asset_item(call: Call, a: Asset) -> dict[str, Any]:
+def asset_item(call: Call, a: StoredAsset) -> dict[str, Any]:
     """An asset as ``GET /v3/assets`` and ``GET /v3/assets/{id}`` show it [doc: spec]."""
     return {"id": a.asset_id, "name": a.name, "type": a.kind, "owner": call.state.username,
             "space_id": SPACE_ID, "uploaded_at": a.created_ts, "folder_id": a.folder_id,
             "url": call.file_url(a.asset_id) if a.status == "ready" else None}
 
 
-def uploaded(call: Call, a: Asset) -> dict[str, Any]:
+def uploaded(call: Call, a: StoredAsset) -> dict[str, Any]:
     """What an upload answers: ``asset_id``, ``url``, ``mime_type``, ``size_bytes`` [doc]."""
     return {"asset_id": a.asset_id, "url": call.file_url(a.asset_id), "mime_type": a.mime_type,
             "size_bytes": a.size_bytes}
@@ -48,7 +48,7 @@ def _checksum(value: Any) -> str | None:
 @v3("AssetCreate")
 def create(call: Call) -> Any:
     """POST /v3/assets -- multipart with one part named ``file``; MIME from the bytes [doc]."""
-    too_large = ApiError("v3.payload_too_large", limit=V3_FILE_LIMIT)
+    too_large = Refusal("v3.payload_too_large", limit=V3_FILE_LIMIT)
     if call.request.mimetype != "multipart/form-data":
         raise invalid("v3", "file", "send multipart/form-data with one part named 'file'")
     if (call.request.content_length or 0) > V3_BODY_LIMIT:
@@ -135,7 +135,7 @@ def direct_create(call: Call) -> Any:
         asset_id = state.new_id()
         now = state.now()
         expires = int(now) + DIRECT_EXPIRES
-        state.assets[asset_id] = Asset(
+        state.assets[asset_id] = StoredAsset(
             asset_id, filename, content_type, size, int(now), state.next_seq(),
             status="pending_upload", declared_checksum=checksum, expires_at=expires)
     sig = call.service.sign(asset_id, expires, size, content_type)
@@ -158,10 +158,10 @@ def complete(call: Call) -> Any:
         if asset.status == "ready":
             return uploaded(call, asset) | {"status": "ready"}
         if asset.path is None:
-            raise ApiError("v3.upload_not_found_yet")
+            raise Refusal("v3.upload_not_found_yet")
         if state.complete_race and not asset.raced:
             asset.raced = True
-            raise ApiError("v3.upload_not_found_yet")
+            raise Refusal("v3.upload_not_found_yet")
         expected = checksum or asset.declared_checksum
         if expected and expected != asset.sha256:
             raise invalid("v3", "checksum_sha256",
@@ -182,29 +182,29 @@ def storage_put(call: Call) -> Response:
     request, object_id = call.request, call.params["object_id"]
     for header in ("X-Api-Key", "Authorization"):
         if header in request.headers:
-            raise ApiError("storage.unsigned_header", header=header)
+            raise Refusal("storage.unsigned_header", header=header)
     try:
         expires, size = int(request.args["expires"]), int(request.args["size"])
         sig = request.args["sig"]
     except (KeyError, ValueError):
-        raise ApiError("storage.signature_mismatch",
+        raise Refusal("storage.signature_mismatch",
                        detail="missing or malformed expires/size/sig") from None
     expected = call.service.sign(object_id, expires, size, request.headers.get("Content-Type", ""))
     if not hmac.compare_digest(sig.encode(), expected.encode()):
-        raise ApiError("storage.signature_mismatch",
+        raise Refusal("storage.signature_mismatch",
                        detail="object, size, expiry or Content-Type differ from the signed")
     if call.state.now() > expires:
-        raise ApiError("storage.expired")
-    gone = ApiError("storage.no_such_upload", detail=f"no pending upload {object_id}")
+        raise Refusal("storage.expired")
+    gone = Refusal("storage.no_such_upload", detail=f"no pending upload {object_id}")
     with call.state.lock:
         asset = call.state.assets.get(object_id)
     if asset is None or asset.status != "pending_upload":
         raise gone
     if request.content_length is None:
-        raise ApiError("storage.missing_length")
+        raise Refusal("storage.missing_length")
     if request.content_length != size:
-        raise ApiError("storage.size_mismatch", size=request.content_length, signed=size)
-    spool = call.spool(size, ApiError("storage.size_mismatch", size=f"> {size}", signed=size))
+        raise Refusal("storage.size_mismatch", size=request.content_length, signed=size)
+    spool = call.spool(size, Refusal("storage.size_mismatch", size=f"> {size}", signed=size))
     with call.state.lock:
         if call.state.assets.get(object_id) is not asset or asset.status != "pending_upload":
             spool.discard()
@@ -230,7 +230,7 @@ def files_get(call: Call) -> Response:
         try:
             fh = target[0].open("rb")
         except FileNotFoundError:  # deleted meanwhile
-            raise ApiError("storage.not_found") from None
+            raise Refusal("storage.not_found") from None
         size = os.fstat(fh.fileno()).st_size
         return Response(wrap_file(call.request.environ, fh), 200, mimetype=target[1],
                         headers={"Content-Length": str(size)}, direct_passthrough=True)
@@ -238,4 +238,4 @@ def files_get(call: Call) -> Response:
         return Response(tiny_png(), 200, mimetype="image/png")
     if rendered and name.endswith(".mp4"):
         return Response(TINY_MP4, 200, mimetype="video/mp4")
-    raise ApiError("storage.not_found")
+    raise Refusal("storage.not_found")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ..http import Call, invalid, v3
-from ..payloads import ApiError
+from ..payloads import Refusal
 from ..state import AVATARS, FAIL_MARKER, VOICES, EmulatorState, Page
 from ._store import PUBLIC_CREATED_AT, Store, check_media, page_of, refuse_public, ripen
 
@@ -62,9 +62,9 @@ class Group:
     consent_status: str | None = None
 
 
-def _avatar_missing(param: str, what: str) -> Callable[[str], ApiError]:
+def _avatar_missing(param: str, what: str) -> Callable[[str], Refusal]:
     """The 404 for an unknown id of ``what`` named by ``param`` [doc: code]."""
-    return lambda rid: ApiError("v3.avatar_not_found", param=param, what=what, avatar_id=rid)
+    return lambda rid: Refusal("v3.avatar_not_found", param=param, what=what, avatar_id=rid)
 
 
 class AvatarBackend:
@@ -126,7 +126,7 @@ class AvatarBackend:
             group = self.groups.get(group_id)
             refuse_public(group.public, "avatar group", group_id, "group_id")
             if group.consent_status is None:
-                raise ApiError("v3.conflict", param="group_id",
+                raise Refusal("v3.conflict", param="group_id",
                                detail=f"avatar group {group_id!r} holds no digital twin; "
                                       "it needs no consent")
             group.consent_status = "approved"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from ..http import Call, Reply, invalid, v3
-from ..payloads import PAYLOADS, ApiError
+from ..payloads import PAYLOADS, Refusal
 from ..state import Page, paginate
 from . import assets, videos
 from .catalogue import shaped
@@ -70,7 +70,7 @@ class Batches:
         with self.state.lock:
             batch = self.by_id.get(batch_id)
         if batch is None or batch.family != family:
-            raise ApiError("v3.not_found", param="batch_id",
+            raise Refusal("v3.not_found", param="batch_id",
                            detail=f"{family} batch {batch_id!r} not found")
         return batch
 
@@ -84,7 +84,7 @@ class Batches:
         return None
 
 
-def _error(err: ApiError, at: str) -> dict[str, Any]:
+def _error(err: Refusal, at: str) -> dict[str, Any]:
     p = PAYLOADS[err.pid]
     return {"code": p.code, "message": p.message.format(**err.fmt),
             "param": f"{at}.{err.param}" if err.param and not err.param.startswith(at)
@@ -165,7 +165,7 @@ def _create(family: Family) -> Callable[[Call], Reply]:
             at = f"{family.field}[{i}]"
             try:
                 items += [Item(ref) for ref in make(call, body, at)]
-            except ApiError as err:
+            except Refusal as err:
                 items.append(Item(None, _error(err, at)))
         if not items:
             raise invalid("v3", family.field, f"{family.field} needs at least one item")
@@ -243,8 +243,8 @@ def direct_uploads(call: Call) -> Any:
     for i, body in enumerate(files):
         try:
             made.append(assets.direct_create(replace(call, body=body)))
-        except ApiError as err:
-            raise ApiError(err.pid, param=f"files[{i}].{err.param}", status=err.status,
+        except Refusal as err:
+            raise Refusal(err.pid, param=f"files[{i}].{err.param}", status=err.status,
                            headers=err.headers, **err.fmt) from None
     batch = call.state.backend(Batches).add("asset", [Item(m["asset_id"]) for m in made])
     return {"batch_id": batch.id, "items": made}
@@ -260,7 +260,7 @@ def complete(call: Call) -> Reply:
             continue
         try:
             assets.complete(replace(call, params={"asset_id": item.ref}, body={}))
-        except ApiError as err:
+        except Refusal as err:
             item.error = _error(err, f"items[{i}]")
     summary = _summary(FAMILIES["AssetBatches"], call, batch)
     return Reply({k: summary[k] for k in ("batch_id", "status", "total_items")}, 202)

@@ -15,7 +15,7 @@ from typing import Any, Final
 from .. import synth
 from ..clock import DEFAULT_EPOCH
 from ..http import Call, invalid, v3
-from ..payloads import ApiError
+from ..payloads import Refusal
 from ..state import FAIL_MARKER, Page, paginate
 from .videos import video_item
 
@@ -101,7 +101,7 @@ def _template(call: Call, template_id: str) -> dict[str, Any]:
             return {**t, "scene_ids": [s["scene_id"] for s in t["scenes"]],
                     "variables": variables, "created_at": _EPOCH, "updated_at": _EPOCH,
                     "thumbnail_url": call.file_url("preview.png")}
-    raise ApiError("v3.not_found", param="template_id",
+    raise Refusal("v3.not_found", param="template_id",
                    detail=f"template {template_id!r} not found")
 
 

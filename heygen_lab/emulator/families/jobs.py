@@ -23,7 +23,7 @@ from typing import Any, Final
 from werkzeug.wrappers import Response
 
 from ..http import Call, Reply, legacy, v3
-from ..payloads import ApiError, error_object
+from ..payloads import Refusal, error_object
 from ..state import (
     AVATARS,
     COMPLETED_AFTER,
@@ -115,7 +115,7 @@ class Records:
         """A record by id, else 404 ``not_found`` naming the kind's parameter."""
         rec = self.find(kind, record_id)
         if rec is None:
-            raise ApiError("v3.not_found", param=kind.param,
+            raise Refusal("v3.not_found", param=kind.param,
                            detail=f"{kind.name} {record_id!r} not found")
         return rec
 
@@ -178,7 +178,7 @@ def check_refs(call: Call, body: Any, at: str = "") -> None:
             exists, pid, fmt = REFS[key]
             if not exists(call, value):
                 what = fmt.get("what", key)
-                raise ApiError(pid, param=path, avatar_id=value, voice_id=value, what=what,
+                raise Refusal(pid, param=path, avatar_id=value, voice_id=value, what=what,
                                detail=f"{what} {value!r} not found")
 
 
@@ -304,7 +304,7 @@ def job_file(call: Call) -> Response:
     if ext in _MEDIA and (ready or (ext == "mp3" and stem in {s["id"] for s in SOUNDS})):
         data, mime = _MEDIA[ext]
         return Response(data, 200, mimetype=mime)
-    raise ApiError("storage.not_found")
+    raise Refusal("storage.not_found")
 
 
 # ---------------------------------------------------------------------- the job families

@@ -17,13 +17,22 @@ from werkzeug.wrappers import Response
 
 from ..facts import PHOTO_TYPES, V1_MAX_BYTES, V1_TYPES, kind_of
 from ..http import Call, invalid, legacy
-from ..payloads import ApiError, error_object
-from ..state import AVATARS, FAIL_MARKER, TALKING_PHOTOS, VOICES, Asset, Spool, TalkingPhoto, Video
+from ..payloads import Refusal, error_object
+from ..state import (
+    AVATARS,
+    FAIL_MARKER,
+    TALKING_PHOTOS,
+    VOICES,
+    Spool,
+    StoredAsset,
+    TalkingPhoto,
+    Video,
+)
 
 COLOR: Final = re.compile(r"#[0-9a-fA-F]{6}")
 
 
-def v1_asset(call: Call, a: Asset) -> dict[str, Any]:
+def v1_asset(call: Call, a: StoredAsset) -> dict[str, Any]:
     """An asset as ``upload.heygen.com/v1/asset`` and ``/v1/asset/list`` show it [doc]."""
     data: dict[str, Any] = {
         "id": a.asset_id, "name": a.name, "file_type": a.kind, "folder_id": "", "meta": None,
@@ -44,15 +53,15 @@ def _raw_upload(call: Call, allowed: tuple[str, ...]) -> Spool:
     empty = request.content_length == 0 or (request.content_length is None
                                            and "wsgi.input_terminated" not in request.environ)
     if request.mimetype.startswith("multipart/") or empty:
-        raise ApiError("v1.asset_data_missing")
+        raise Refusal("v1.asset_data_missing")
     if request.mimetype not in allowed:
-        raise ApiError("v1.unsupported_content_type",
+        raise Refusal("v1.unsupported_content_type",
                        content_type=request.headers.get("Content-Type", ""),
                        allowed=", ".join(allowed))
-    spool = call.spool(V1_MAX_BYTES, ApiError("v1.payload_too_large", limit=V1_MAX_BYTES))
+    spool = call.spool(V1_MAX_BYTES, Refusal("v1.payload_too_large", limit=V1_MAX_BYTES))
     if spool.size == 0:
         spool.discard()
-        raise ApiError("v1.asset_data_missing")
+        raise Refusal("v1.asset_data_missing")
     return spool
 
 
@@ -82,7 +91,7 @@ def upload_talking_photo(call: Call) -> Response:
 @legacy("api", "/v1/talking_photo", public=True)
 def wrong_host(call: Call) -> Response:
     """/v1/asset on the API host: the wrong-host mistake [rep once]."""
-    raise ApiError("v1.wrong_host")
+    raise Refusal("v1.wrong_host")
 
 
 @legacy("api", "/v1/asset/list", ["GET"])
@@ -127,7 +136,7 @@ def _check_character(call: Call, c: Any, at: str) -> None:
             raise invalid(version, f"{at}.character.avatar_id",
                           f"{at}.character.avatar_id is required")
         if avatar_id not in {a["avatar_id"] for a in AVATARS}:
-            raise ApiError(f"{version}.avatar_not_found", param=f"{at}.character.avatar_id",
+            raise Refusal(f"{version}.avatar_not_found", param=f"{at}.character.avatar_id",
                            what="avatar", avatar_id=avatar_id)
     elif kind == "talking_photo":
         photo_id = _text(c, "talking_photo_id")
@@ -137,7 +146,7 @@ def _check_character(call: Call, c: Any, at: str) -> None:
         with call.state.lock:
             known = photo_id in call.state.talking_photos
         if not known and photo_id not in {p["talking_photo_id"] for p in TALKING_PHOTOS}:
-            raise ApiError(f"{version}.avatar_not_found", what="talking photo",
+            raise Refusal(f"{version}.avatar_not_found", what="talking photo",
                            param=f"{at}.character.talking_photo_id", avatar_id=photo_id)
     else:
         raise invalid(version, f"{at}.character.type",
@@ -159,7 +168,7 @@ def check_source(call: Call, obj: dict[str, Any], at: str, url_key: str, asset_k
     with call.state.lock:
         asset = call.state.assets.get(value) if isinstance(value, str) else None
     if asset is None or asset.status != "ready":
-        raise ApiError(f"{version}.not_found", param=f"{at}.{asset_key}",
+        raise Refusal(f"{version}.not_found", param=f"{at}.{asset_key}",
                        detail=f"asset {value!r} not found")
     if kind_of(asset.mime_type) != kind:
         raise invalid(version, f"{at}.{asset_key}",
@@ -186,7 +195,7 @@ def _check_scenes(call: Call, body: dict[str, Any]) -> tuple[float, bool]:
                 raise invalid(version, f"{at}.voice",
                               f"{at}.voice needs voice_id and input_text (1-5000 characters)")
             if voice_id not in {v["voice_id"] for v in VOICES}:
-                raise ApiError(f"{version}.voice_not_found", param=f"{at}.voice.voice_id",
+                raise Refusal(f"{version}.voice_not_found", param=f"{at}.voice.voice_id",
                                voice_id=voice_id)
             duration += max(1.0, len(text.split()) / 2.5)
             fails = fails or FAIL_MARKER in text

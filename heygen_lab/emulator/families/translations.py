@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ..http import Call, invalid, v3
-from ..payloads import ApiError
+from ..payloads import Refusal
 from .catalogue import LANGUAGES
 from .jobs import KINDS, Kind, Record, Records, check_refs, fails, job_url, serve, status_of, view
 
@@ -53,7 +53,7 @@ def _completed(call: Call) -> Record:
     rec = call.state.backend(Records).get(PROOFREAD, call.params["proofread_id"])
     status = status_of(call.state, PROOFREAD, rec)
     if status != "completed":
-        raise ApiError("v3.conflict", param="proofread_id",
+        raise Refusal("v3.conflict", param="proofread_id",
                        detail=f"proofread {rec.id!r} is {status}; wait until it is completed")
     return rec
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..http import Call, invalid, v3
-from ..payloads import ApiError, error_object
+from ..payloads import Refusal, error_object
 from ..state import AVATARS, FAIL_MARKER, VOICES, Page, Video, paginate
 from .legacy import check_source
 
@@ -20,7 +20,7 @@ _VOICE_IDS = frozenset(v["voice_id"] for v in VOICES)
 
 def _avatar(call: Call, avatar_id: str, param: str) -> None:
     if avatar_id not in _AVATAR_IDS and avatar_id not in call.state.custom_avatar_ids:
-        raise ApiError("v3.avatar_not_found", param=param, what="avatar", avatar_id=avatar_id)
+        raise Refusal("v3.avatar_not_found", param=param, what="avatar", avatar_id=avatar_id)
 
 
 def _speech(call: Call, obj: dict[str, Any], at: str) -> tuple[float, bool]:
@@ -41,7 +41,7 @@ def _speech(call: Call, obj: dict[str, Any], at: str) -> tuple[float, bool]:
         if not voice_id:
             raise invalid("v3", f"{prefix}voice_id", f"{prefix}voice_id is required with a script")
         if voice_id not in _VOICE_IDS and voice_id not in call.state.custom_voice_ids:
-            raise ApiError("v3.voice_not_found", param=f"{prefix}voice_id", voice_id=voice_id)
+            raise Refusal("v3.voice_not_found", param=f"{prefix}voice_id", voice_id=voice_id)
         if len(script) > 5000:
             raise invalid("v3", f"{prefix}script", "script must be at most 5000 characters")
         return max(1.0, len(script.split()) / 2.5), FAIL_MARKER in script

@@ -18,7 +18,7 @@ from typing import Any, Final
 from werkzeug.wrappers import Response
 
 from ..http import Call, invalid, legacy, v3
-from ..payloads import ApiError
+from ..payloads import Refusal
 from ..state import FAIL_MARKER, VOICES, EmulatorState, Page
 from ._store import PUBLIC_CREATED_AT, Store, check_media, page_of, refuse_public, ripen
 
@@ -73,9 +73,9 @@ class VoiceBackend:
 
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
-        self.voices: Store[Voice] = Store(state, lambda rid: ApiError(
+        self.voices: Store[Voice] = Store(state, lambda rid: Refusal(
             "v3.voice_not_found", param="voice_id", voice_id=rid))
-        self.speech: Store[Speech] = Store(state, lambda rid: ApiError(
+        self.speech: Store[Speech] = Store(state, lambda rid: Refusal(
             "storage.not_found"))
         for v in VOICES:
             self.voices.add(Voice(v["voice_id"], v["name"], v["language"], v["gender"],
@@ -112,7 +112,7 @@ class VoiceBackend:
         voice = self.voices.get(voice_id)
         status = self.status(voice)
         if status != "complete":
-            raise ApiError("v3.voice_not_usable", param="voice_id", voice_id=voice_id,
+            raise Refusal("v3.voice_not_usable", param="voice_id", voice_id=voice_id,
                            voice_status=status)
         step = WORD_SECONDS / speed
         words = [{"word": w, "start": round(i * step, 3), "end": round((i + 1) * step, 3)}
@@ -235,7 +235,7 @@ def speech_file(call: Call) -> Response:
     """GET /_files/speech/{id}.wav -- the audio of a speech request [sim]."""
     speech_id, dot, ext = call.params["name"].rpartition(".")
     if not dot or ext != "wav":
-        raise ApiError("storage.not_found")
+        raise Refusal("storage.not_found")
     size, chunks = wav(_backend(call).speech.get(speech_id).duration)
     return Response(chunks, 200, mimetype="audio/wav", headers={"Content-Length": str(size)},
                     direct_passthrough=True)

@@ -16,7 +16,7 @@ from typing import Any, Final
 from heygen_lab.spec import load_spec
 
 from ..http import Call, invalid, v3
-from ..payloads import ApiError
+from ..payloads import Refusal
 from ..state import COMPLETED_AFTER, EmulatorState, Page
 from ._store import Store, iso, page_of
 
@@ -70,9 +70,9 @@ class WebhookBackend:
 
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
-        self.endpoints: Store[Endpoint] = Store(state, lambda rid: ApiError(
+        self.endpoints: Store[Endpoint] = Store(state, lambda rid: Refusal(
             "v3.not_found", param="endpoint_id", detail=f"webhook endpoint {rid!r} not found"))
-        self.events: Store[Event] = Store(state, lambda rid: ApiError(
+        self.events: Store[Event] = Store(state, lambda rid: Refusal(
             "v3.not_found", param="event_id", detail=f"event {rid!r} not found"))
         self._seen: set[str] = set()
 
