@@ -11,14 +11,18 @@ writes an MP4-headed file per size, and times, interleaved (client, curl, client
 
 Prints min and median seconds and the ratio curl/client (1.0 = as fast as curl, higher is
 faster) on both targets; curl's MiB/s on the emulator vs on the sink shows whether the emulator
-caps throughput. Temporary files are removed on exit and on SIGTERM::
+caps throughput. Each asset is deleted after its run. The files and the emulator's spool live in
+one temporary directory under ``--tmp`` (``/dev/shm`` keeps disk writeback out of the numbers),
+removed on exit and on SIGTERM::
 
-    python benchmarks/bench_client_vs_curl.py [--sizes-mb 256 512] [--runs 3]
+    python benchmarks/bench_client_vs_curl.py [--sizes-mb 256 512] [--runs 3] [--tmp /dev/shm]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import signal
 import statistics
 import subprocess
@@ -26,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from functools import partial
 from pathlib import Path
 
@@ -35,6 +40,7 @@ if str(ROOT) not in sys.path:  # runs from a checkout, installed or not
 
 from heygen_lab import uploads  # noqa: E402
 from heygen_lab.client import HeyGenClient  # noqa: E402
+from heygen_lab.errors import HeyGenError  # noqa: E402
 
 MIB = 1024 * 1024
 MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
@@ -87,8 +93,9 @@ server.serve_forever()
 '''
 
 
-def start(argv: list[str], lines: int) -> tuple[subprocess.Popen[str], list[str]]:
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+def start(argv: list[str], lines: int, tmp: Path) -> tuple[subprocess.Popen[str], list[str]]:
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp)})
     assert proc.stdout is not None
     return proc, [proc.stdout.readline().strip() for _ in range(lines)]
 
@@ -102,18 +109,21 @@ def write_file(path: Path, size: int) -> Path:
     return path
 
 
-def timed(fn: Callable[[], object]) -> float:
+def timed(fn: Callable[[], object], client: HeyGenClient, times: list[float],
+          asset_id: str | None = None) -> None:
     started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
+    result = fn()
+    times.append(time.perf_counter() - started)
+    with suppress(HeyGenError):  # frees the emulator's spool; the sink has nothing to free
+        client.delete_asset(asset_id or getattr(result, "id", None) or str(result))
 
 
-def curl(path: Path, url: str, *headers: str, method: str = "PUT") -> None:
-    argv = ["curl", "-sS", "-f", "-o", "/dev/null", "-X", method, "-T", str(path),
-            "-H", "Content-Type: video/mp4"]
+def curl(path: Path, url: str, *headers: str, method: str = "PUT") -> str:
+    argv = ["curl", "-sS", "-f", "-X", method, "-T", str(path), "-H", "Content-Type: video/mp4"]
     for h in headers:
         argv += ["-H", h]
-    subprocess.run([*argv, url], check=True)
+    out = subprocess.run([*argv, url], check=True, capture_output=True).stdout
+    return str(json.loads(out)["data"].get("id", "")) if out.strip() else ""
 
 
 def main() -> int:
@@ -121,46 +131,18 @@ def main() -> int:
     parser.add_argument("--sizes-mb", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--targets", nargs="+", default=["emulator", "sink"])
+    parser.add_argument("--tmp", default=None, help="where the temporary directory goes")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds: files removed
     procs: list[subprocess.Popen[str]] = []
     rows: list[tuple[str, str, int, list[float], list[float]]] = []
-    try:
-        bases = {}
-        if "emulator" in args.targets:
-            emu, values = start([sys.executable, "-m", "heygen_lab", "serve"], 3)
-            procs.append(emu)
-            env = dict(v.split("=", 1) for v in values)
-            bases["emulator"] = (env["HEYGEN_API_BASE"], env["HEYGEN_UPLOAD_BASE"])
-        if "sink" in args.targets:
-            sink, (url,) = start([sys.executable, "-c", SINK], 1)
-            procs.append(sink)
-            bases["sink"] = (url, url)
-        with tempfile.TemporaryDirectory(prefix="bench-curl-") as tmp:
-            for size_mb in args.sizes_mb:
-                path = write_file(Path(tmp) / f"f{size_mb}.mp4", size_mb * MIB)
-                for target, (api, upload) in bases.items():
-                    client = HeyGenClient(KEY, api_base=api, upload_base=upload, env={})
-                    client.upload_asset(path, via="v1")  # warm-up: page cache, connections
-                    v1: tuple[list[float], list[float]] = ([], [])
-                    direct: tuple[list[float], list[float]] = ([], [])
-                    for _ in range(args.runs):
-                        v1[0].append(timed(partial(client.upload_asset, path, via="v1")))
-                        v1[1].append(timed(partial(curl, path, f"{upload}/v1/asset",
-                                                   f"X-Api-Key: {KEY}", method="POST")))
-                        direct[0].append(timed(partial(client.upload_asset, path, via="direct")))
-                        init = client.call("direct-init", payload=uploads.json_body({
-                            "filename": path.name, "content_type": "video/mp4",
-                            "size_bytes": path.stat().st_size})).data
-                        direct[1].append(timed(partial(curl, path, init["upload_url"])))
-                    rows.append((target, "v1", size_mb, *v1))
-                    rows.append((target, "direct", size_mb, *direct))
-                    client.close()
-                path.unlink()
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait()
+    with tempfile.TemporaryDirectory(prefix="bench-curl-", dir=args.tmp) as tmp:
+        try:
+            run(args, Path(tmp), procs, rows)
+        finally:
+            for proc in procs:
+                proc.terminate()
+                proc.wait()
     print(f"{'target':<9}{'route':<8}{'MiB':>5} {'client min/med s':>17} {'curl min/med s':>15}"
           f" {'ratio min':>9} {'ratio med':>9} {'curl MiB/s':>10}")
     for target, route, size_mb, mine, theirs in rows:
@@ -169,6 +151,41 @@ def main() -> int:
         print(f"{target:<9}{route:<8}{size_mb:>5} {cmin:>8.2f}/{cmed:<8.2f} {tmin:>7.2f}/"
               f"{tmed:<7.2f} {tmin / cmin:>9.2f} {tmed / cmed:>9.2f} {size_mb / tmin:>10.0f}")
     return 0
+
+
+def run(args: argparse.Namespace, tmp: Path, procs: list[subprocess.Popen[str]],
+        rows: list[tuple[str, str, int, list[float], list[float]]]) -> None:
+    bases = {}
+    if "emulator" in args.targets:
+        emu, values = start([sys.executable, "-m", "heygen_lab", "serve"], 3, tmp)
+        procs.append(emu)
+        env = dict(v.split("=", 1) for v in values)
+        bases["emulator"] = (env["HEYGEN_API_BASE"], env["HEYGEN_UPLOAD_BASE"])
+    if "sink" in args.targets:
+        sink, (url,) = start([sys.executable, "-c", SINK], 1, tmp)
+        procs.append(sink)
+        bases["sink"] = (url, url)
+    for size_mb in args.sizes_mb:
+        path = write_file(tmp / f"f{size_mb}.mp4", size_mb * MIB)
+        for target, (api, upload) in bases.items():
+            client = HeyGenClient(KEY, api_base=api, upload_base=upload, env={})
+            timed(partial(client.upload_asset, path, via="v1"), client, [])  # warm-up
+            v1: tuple[list[float], list[float]] = ([], [])
+            direct: tuple[list[float], list[float]] = ([], [])
+            for _ in range(args.runs):  # interleaved: client, curl, client, curl
+                timed(partial(client.upload_asset, path, via="v1"), client, v1[0])
+                timed(partial(curl, path, f"{upload}/v1/asset", f"X-Api-Key: {KEY}",
+                              method="POST"), client, v1[1])
+                timed(partial(client.upload_asset, path, via="direct"), client, direct[0])
+                init = client.call("direct-init", payload=uploads.json_body({
+                    "filename": path.name, "content_type": "video/mp4",
+                    "size_bytes": path.stat().st_size})).data
+                timed(partial(curl, path, init["upload_url"]), client, direct[1],
+                      asset_id=init["asset_id"])
+            rows.append((target, "v1", size_mb, *v1))
+            rows.append((target, "direct", size_mb, *direct))
+            client.close()
+        path.unlink()
 
 
 if __name__ == "__main__":
