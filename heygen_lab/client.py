@@ -56,6 +56,7 @@ from heygen_lab.media import (
     V1_TYPES,
     V3_MAX_BYTES,
     V3_TYPES,
+    Fingerprint,
     Media,
     Source,
     file_type,
@@ -289,7 +290,7 @@ class HeyGenClient:
         self._lock = threading.Lock()  # the RNG and the key memory
         self._username_lock = threading.Lock()  # one GET /v3/users/me at a time
         self._username: str | None = None
-        self._keys: OrderedDict[str, str] = OrderedDict()
+        self._keys: OrderedDict[str, tuple[str, Fingerprint]] = OrderedDict()
         key = self.settings.api_key
         self._redactor = Redactor.for_secrets(key.reveal() if key is not None else None)
 
@@ -368,8 +369,9 @@ class HeyGenClient:
         while True:
             try:
                 with (payload.open(on_progress) if payload else nullcontext()) as body:
-                    response = self._session.request(
-                        method, target, params=params, data=body, headers=sent_headers,
+                    response = self._session.request(  # a file body in 1 MiB writes
+                        method, target, params=params, data=uploads.blocks(body),
+                        headers=sent_headers,
                         timeout=timeout, allow_redirects=False,
                     )
             except requests.RequestException as exc:
@@ -498,7 +500,7 @@ class HeyGenClient:
             media.check(V3_TYPES, route="the v3 direct upload")
             upload = _Upload("direct", self._claim_key(idempotency_key, media, "direct"),
                              reused=idempotency_key is not None)
-            with _upload_errors(upload):
+            with _upload_errors(upload, media):
                 return self._direct(media, on_progress, upload, stale=None)
         media.check(V1_TYPES, route="the legacy v1 upload")
         if idempotency_key is not None:
@@ -556,7 +558,7 @@ class HeyGenClient:
         key = None if idempotency_key is None else self._claim_key(idempotency_key, media,
                                                                    "direct")
         upload = _Upload("direct", key, asset_id, reused=key is not None)
-        with _upload_errors(upload):
+        with _upload_errors(upload, media):
             try:
                 data = self._complete(asset_id, media, wait_for_put=False)
             except ConflictError:  # the bytes never arrived: PUT them (again)
@@ -595,8 +597,11 @@ class HeyGenClient:
         media.check(V3_TYPES, route="v3 /v3/assets", max_bytes=V3_MAX_BYTES,
                     hint="use via='direct' (or 'auto') for files over 32 MiB")
         upload = _Upload("v3", self._claim_key(idempotency_key, media, "v3"))
-        with _upload_errors(upload):
-            data = self.call("v3-upload", payload=uploads.multipart(media, file_field="file"),
+        # Bytes without a file identity (bytes, a file object) are hashed as they stream, so a
+        # key given again later can be checked against them; a file by path is not hashed.
+        payload = uploads.multipart(media, file_field="file", hashed=media.identity is None)
+        with _upload_errors(upload, media):
+            data = self.call("v3-upload", payload=payload,
                              headers={"Idempotency-Key": str(upload.key)},
                              on_progress=on_progress,
                              retry_policy=self.upload_retry_policy).data or {}
@@ -611,15 +616,17 @@ class HeyGenClient:
         elif not isinstance(key, str) or not _IDEMPOTENCY_KEY.fullmatch(key):
             raise ConfigurationError("idempotency_key must be 1 to 255 characters of "
                                      "A-Z a-z 0-9 _ : . -")
-        claim = f"{via}:{media.sha256}:{media.size}:{media.mime_type}"
         with self._lock:
             known = self._keys.get(key)
-            if known is not None and known != claim:
-                raise ConfigurationError(
-                    f"Idempotency-Key {key} was already sent by this client with other bytes or "
-                    "another route; HeyGen would replay that upload's answer. Use a new key "
-                    "(or none) for this file")
-            self._keys[key] = claim
+        # Compared outside the lock: telling the bytes apart may read a file (a key given again
+        # for a file by another path or as bytes); the same unchanged file or Media reads nothing.
+        if known is not None and not (known[0] == via and known[1].matches(media)):
+            raise ConfigurationError(
+                f"Idempotency-Key {key} was already sent by this client with other bytes or "
+                "another route; HeyGen would replay that upload's answer. Use a new key "
+                "(or none) for this file")
+        with self._lock:
+            self._keys[key] = (via, media.fingerprint())
             self._keys.move_to_end(key)
             while len(self._keys) > _KEYS_REMEMBERED:
                 self._keys.popitem(last=False)
@@ -650,10 +657,15 @@ class HeyGenClient:
         return asset
 
     def _direct_init(self, media: Media, key: str) -> dict[str, Any]:
-        init = self.call("direct-init", payload=uploads.json_body({
-            "filename": media.name, "content_type": media.mime_type,
-            "size_bytes": media.size, "checksum_sha256": media.sha256,
-        }), headers={"Idempotency-Key": key}, retry_policy=self.upload_retry_policy).data or {}
+        # The checksum is optional here: it goes with complete, learnt while the PUT streams.
+        # Only one known already (a resume, a retry) is declared up front.
+        body: dict[str, Any] = {"filename": media.name, "content_type": media.mime_type,
+                                "size_bytes": media.size}
+        if media.known_sha256 is not None:
+            body["checksum_sha256"] = media.known_sha256
+        init = self.call("direct-init", payload=uploads.json_body(body),
+                         headers={"Idempotency-Key": key},
+                         retry_policy=self.upload_retry_policy).data or {}
         asset_id, upload_url = str(init.get("asset_id", "")), init.get("upload_url")
         if not asset_id or not isinstance(upload_url, str):
             raise HeyGenError("the direct-upload init response has no asset_id or upload_url")
@@ -672,12 +684,14 @@ class HeyGenClient:
                                        "Accept-Encoding": SKIP_HEADER, "Connection": None,
                                        **signed}
         self.call("direct-put", url=str(init["upload_url"]), auth=False,
-                  payload=uploads.raw(media).with_headers(put_headers), on_progress=on_progress,
+                  payload=uploads.raw(media, hashed=True).with_headers(put_headers),
+                  on_progress=on_progress,
                   retry_policy=self.upload_retry_policy)
 
     def _complete(self, asset_id: str, media: Media, *, wait_for_put: bool) -> Any:
-        """``POST /v3/assets/{id}/complete``, retried as idempotent; with ``wait_for_put`` its
-        409 (the PUT not visible yet; HeyGen's CLI retries it) is retried too."""
+        """``POST /v3/assets/{id}/complete`` with the sha256 (the PUT learnt it; a resume reads
+        the file for it), retried as idempotent; with ``wait_for_put`` its 409 (the PUT not
+        visible yet; HeyGen's CLI retries it) is retried too."""
         policy = replace(self.upload_retry_policy, retry_conflicts=wait_for_put)
         if wait_for_put:  # the race needs a few tries even when the client retries nothing
             policy = replace(policy, max_retries=max(policy.max_retries, 2))
@@ -1224,12 +1238,16 @@ class _Upload:
 
 
 @contextmanager
-def _upload_errors(upload: _Upload) -> Iterator[None]:
+def _upload_errors(upload: _Upload, media: Media) -> Iterator[None]:
     """Every HeyGenError raised inside carries the upload's key and asset id, and says how to
-    go on (attributes and message)."""
+    go on (attributes and message). Bytes without a file identity whose sha256 no stream
+    finished learning are hashed now, so the key can be given again for the same bytes."""
     try:
         yield
     except HeyGenError as exc:
+        if media.identity is None and media.known_sha256 is None:
+            with suppress(MediaError):
+                media.sha256  # noqa: B018 - learnt for the key's claim
         if exc.idempotency_key is None and exc.asset_id is None:
             exc.add_context(upload.context(), idempotency_key=upload.key,
                             asset_id=upload.asset_id)

@@ -1,14 +1,17 @@
 """A file to upload: a path, bytes, or a binary file object, checked before any byte is sent.
 
-``load_media()`` reads the file once (streaming) to learn its size, its sha256 and its first
-bytes; the MIME type is sniffed from those bytes, never trusted from the extension.
-``Media.open()`` gives a fresh stream for every attempt, so a retried upload re-sends the whole
-file, and the file never sits in memory as a whole.
+``load_media()`` learns the size from the file's metadata and the MIME type from its first bytes
+(sniffed, never trusted from the extension); it does not read the whole file. The sha256 is
+learnt while the bytes stream to the server where a route needs it (``Media.open(hashed=True)``,
+the direct upload's PUT), or on demand (``Media.sha256`` reads the file once if no stream has
+hashed it yet). ``Media.open()`` gives a fresh stream for every attempt, so a retried upload
+re-sends the whole file, and the file never sits in memory as a whole.
 
 Only regular files are read (a directory, ``/dev/zero``, a FIFO or a socket is refused before
 reading, without blocking). Every stream ``open()`` gives yields exactly ``size`` bytes: a file
 that grew, shrank, was replaced or modified (size, mtime, inode) since it was checked, or was
-deleted before a retry, raises :class:`MediaError` instead of sending different bytes.
+deleted before a retry, raises :class:`MediaError` instead of sending different bytes; these
+checks ride on the read that sends the file, never a second one.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import os
 import stat
 import tempfile
 from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -103,29 +107,72 @@ def file_type(mime: str, other: str = "document") -> str:
     return major if major in {"image", "video", "audio"} else other
 
 
+class _Digest:
+    """A Media's sha256 once learnt (shared by every stream the Media opens)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value: str | None = None
+
+
+Identity = tuple[int, int, int, int]
+"""A file's (device, inode, size, mtime_ns): unchanged identity, unchanged bytes."""
+
+
 @dataclass(frozen=True)
 class Media:
-    """A checked file: name, size, sniffed MIME type, sha256 and a way to re-open it."""
+    """A checked file: name, size, sniffed MIME type, a way to re-open it, and its sha256
+    (learnt while it streams, or on demand)."""
 
     name: str
     size: int
     mime_type: str
-    sha256: str
     head: bytes = field(repr=False)
     path: Path | None = None
+    identity: Identity | None = field(default=None, repr=False, compare=False)
+    """For a file given by path: its identity when it was checked (the streams refuse any other)."""
     _opener: Callable[[], BinaryIO] = field(repr=False, compare=False, default=io.BytesIO)
 
     _verify: Callable[[BinaryIO], None] | None = field(repr=False, compare=False, default=None)
+    _digest: _Digest = field(repr=False, compare=False, default_factory=_Digest)
 
     @contextmanager
-    def open(self) -> Iterator[BinaryIO]:
+    def open(self, *, hashed: bool = False) -> Iterator[BinaryIO]:
         """A fresh stream positioned at the first byte that yields exactly ``size`` bytes;
-        closed on exit. MediaError if the file is gone or changed since it was checked."""
+        closed on exit. MediaError if the file is gone or changed since it was checked.
+        ``hashed=True``: the stream hashes what it hands out, and once all of it was read (and the
+        file found unchanged) that is :attr:`sha256`, without a second read."""
         stream = self._opener()
+        exact = None
         try:
-            yield cast(BinaryIO, _Exact(stream, self.size, self.name, self._verify))
+            exact = _Exact(stream, self.size, self.name, self._verify,
+                           self._digest if hashed else None)
+            yield cast(BinaryIO, exact)
         finally:
+            if exact is not None:
+                exact.close()
             stream.close()
+
+    @property
+    def sha256(self) -> str:
+        """The sha256 of the bytes: the one a hashing stream learnt, else read now (once, with
+        the same exact-byte and change checks as an upload)."""
+        if self._digest.value is None:
+            with self.open(hashed=True) as stream:
+                while stream.read(_CHUNK):
+                    pass
+        assert self._digest.value is not None
+        return self._digest.value
+
+    @property
+    def known_sha256(self) -> str | None:
+        """The sha256 if it was learnt already (never reads)."""
+        return self._digest.value
+
+    def fingerprint(self) -> Fingerprint:
+        """What tells these bytes apart later, without reading them now (nor keeping them)."""
+        return Fingerprint(self.size, self.mime_type, self._digest, self.identity, self.path)
 
     @property
     def file_type(self) -> str:
@@ -146,6 +193,34 @@ class Media:
             )
 
 
+@dataclass(frozen=True)
+class Fingerprint:
+    """A Media's size, type, file identity and (once learnt) sha256, kept to recognise the same
+    bytes later (an Idempotency-Key's claim) without holding the Media or its bytes."""
+
+    size: int
+    mime_type: str
+    _digest: _Digest = field(repr=False)
+    identity: Identity | None = None
+    path: Path | None = None
+
+    def matches(self, other: Media) -> bool:
+        """Whether ``other`` holds the same bytes, reading only when nothing cheaper tells: the
+        same Media, the same unchanged file, or else equal sha256s (a file read now, once)."""
+        if (self.size, self.mime_type) != (other.size, other.mime_type):
+            return False
+        if self._digest is other._digest or (
+                self.identity is not None and self.identity == other.identity):
+            return True
+        mine = self._digest.value
+        if mine is None and self.path is not None:
+            with suppress(MediaError):  # the file as it was checked, if it still is
+                again = load_media(self.path)
+                if again.identity == self.identity:
+                    mine = self._digest.value = again.sha256
+        return mine is not None and mine == other.sha256
+
+
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO
 
 
@@ -155,7 +230,7 @@ def load_media(
     """Check a file and learn what it is; raises MediaError before anything is sent."""
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
-        return _describe(name or "upload.bin", _digest_stream(io.BytesIO(data)),
+        return _describe(name or "upload.bin", data[:HEAD_BYTES], len(data),
                          lambda: io.BytesIO(data), content_type, None)
     if isinstance(source, str | os.PathLike):
         return _from_path(Path(source), content_type, name)
@@ -181,7 +256,7 @@ def _not_regular(label: object, mode: int) -> MediaError:
     return MediaError(f"{label}: is not a regular file; pass a file")
 
 
-def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+def _identity(st: os.stat_result) -> Identity:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
@@ -218,11 +293,13 @@ def _from_path(path: Path, content_type: str | None, name: str | None) -> Media:
             raise _not_regular(path, mode)
         with _open_regular(path) as fh:
             before = _identity(os.fstat(fh.fileno()))
-            digest = _digest_stream(fh, limit=MAX_UPLOAD_BYTES, label=str(path))
+            if before[2] > MAX_UPLOAD_BYTES:
+                raise _too_big(str(path))
+            head = fh.read(HEAD_BYTES)  # the size is the metadata's; the streams hold to it
             after = _identity(os.fstat(fh.fileno()))
     except OSError as exc:
         raise _os_problem(path, exc) from None
-    if before != after or digest[2] != after[2]:
+    if before != after or len(head) != min(HEAD_BYTES, after[2]):
         raise MediaError(f"{path}: changed while it was being checked; wait until whatever "
                          "writes it has finished, then upload again")
 
@@ -255,10 +332,11 @@ def _from_path(path: Path, content_type: str | None, name: str | None) -> Media:
                              "upload was stopped before its last bytes. Upload it again "
                              "once it is final")
 
-    return _describe(name or path.name, digest, reopen, content_type, path, verify)
+    return _describe(name or path.name, head, after[2], reopen, content_type, path, verify,
+                     identity=after)
 
 
-def _change(old: tuple[int, int, int, int], new: tuple[int, int, int, int]) -> str:
+def _change(old: Identity, new: Identity) -> str:
     if old[:2] != new[:2]:
         return "was replaced by another file"
     if old[2] != new[2]:
@@ -279,24 +357,32 @@ def _from_stream(stream: BinaryIO, content_type: str | None, name: str | None) -
         raise MediaError(f"{label}: the file object is opened in text mode; open it with 'rb'")
     if stream.seekable():
         start = stream.tell()
-        digest = _digest_stream(stream, limit=MAX_UPLOAD_BYTES, label=label)
+        size = stream.seek(0, io.SEEK_END) - start
+        stream.seek(start)
+        if size > MAX_UPLOAD_BYTES:
+            raise _too_big(label)
+        head = _read_head(stream)
+        stream.seek(start)
 
         def reopen() -> BinaryIO:
             stream.seek(start)
             return cast(BinaryIO, _Borrowed(stream))
 
-        return _describe(label, digest, reopen, content_type, None)
+        return _describe(label, head, max(size, 0), reopen, content_type, None)
     # A pipe or socket can be read once: spool it to a temporary file so retries can re-read it.
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the Media
     try:
         copied = 0
+        head = b""
         while chunk := stream.read(_CHUNK):
             copied += len(chunk)
             if copied > MAX_UPLOAD_BYTES:
                 raise _too_big(label)
+            head = head or chunk[:HEAD_BYTES]
             spool.write(chunk)
-        spool.seek(0)
-        digest = _digest_stream(spool)
+        if len(head) < min(HEAD_BYTES, copied):  # a pipe may hand out a few bytes at a time
+            spool.seek(0)
+            head = _read_head(spool)
     except BaseException:
         spool.close()  # unlinked already: closing frees the disk space now
         raise
@@ -305,7 +391,7 @@ def _from_stream(stream: BinaryIO, content_type: str | None, name: str | None) -
         spool.seek(0)
         return cast(BinaryIO, _Borrowed(spool))
 
-    return _describe(label, digest, reopen_spool, content_type, None)
+    return _describe(label, head, copied, reopen_spool, content_type, None)
 
 
 class _Borrowed(io.RawIOBase):
@@ -339,14 +425,18 @@ class _Exact(io.RawIOBase):
     """Exactly ``size`` bytes of ``inner``, or a MediaError: never more (a file that grew is not
     sent past its declared length), never fewer (a file that shrank does not leave the request
     waiting), and ``verify`` runs before the last bytes are handed out, so a file modified
-    while it streamed stops the request before it completes."""
+    while it streamed stops the request before it completes. With a ``digest`` it hashes
+    what it hands out in order and, once all of it was read and checked, records the sha256."""
 
     def __init__(self, inner: BinaryIO, size: int, name: str,
-                 verify: Callable[[BinaryIO], None] | None) -> None:
+                 verify: Callable[[BinaryIO], None] | None, digest: _Digest | None = None
+                 ) -> None:
         self._inner, self._size, self._name, self._verify = inner, size, name, verify
         self._pos = 0
         self._base = inner.tell() if inner.seekable() else 0
         self._done = False
+        self._digest = digest
+        self._sha = _Hasher() if digest is not None else None
 
     def readable(self) -> bool:
         return True
@@ -373,6 +463,8 @@ class _Exact(io.RawIOBase):
                              f"{self._size} bytes left to read); the upload was stopped. "
                              "Upload it again once it is final")
         self._pos += len(chunk)
+        if self._sha is not None:
+            self._sha.update(chunk)
         if self._pos >= self._size:
             self._finish()
         return chunk
@@ -386,6 +478,8 @@ class _Exact(io.RawIOBase):
                              "last bytes. Upload it again once it is final")
         if self._verify is not None:
             self._verify(self._inner)
+        if self._sha is not None and self._digest is not None:
+            self._digest.value = self._sha.hexdigest()
         self._done = True
 
     def seekable(self) -> bool:
@@ -396,10 +490,55 @@ class _Exact(io.RawIOBase):
             raise io.UnsupportedOperation("only absolute seeks within the file")
         self._inner.seek(self._base + offset)
         self._pos, self._done = offset, False
+        if self._digest is not None:  # hash again from the start; from elsewhere, not at all
+            if self._sha is not None:
+                self._sha.close()
+            self._sha = _Hasher() if offset == 0 else None
         return offset
+
+    def close(self) -> None:
+        if self._sha is not None:
+            self._sha.close()
+        super().close()
 
     def tell(self) -> int:
         return self._pos
+
+
+class _Hasher:
+    """sha256 one block behind the reader, on a helper thread: hashlib lets go of the GIL for
+    large blocks, so a block is hashed while it is sent (a 1 GiB file costs ~0.7 s to hash,
+    which would otherwise add to the upload). Small blocks are hashed inline."""
+
+    _THREADED = 256 << 10
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
+
+    def update(self, data: bytes) -> None:
+        self._wait()
+        if len(data) < self._THREADED:
+            self._sha.update(data)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="heygen-lab-sha256")
+        self._pending = self._pool.submit(self._sha.update, data)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+
+    def hexdigest(self) -> str:
+        self._wait()
+        return self._sha.hexdigest()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool, self._pending = None, None
 
 
 def _too_big(label: str) -> MediaError:
@@ -407,25 +546,18 @@ def _too_big(label: str) -> MediaError:
                       "HeyGen upload route takes; is it an endless stream?")
 
 
-def _digest_stream(stream: BinaryIO, *, limit: int | None = None,
-                   label: str = "upload") -> tuple[str, bytes, int]:
-    sha = hashlib.sha256()
+def _read_head(stream: BinaryIO) -> bytes:
+    """The first HEAD_BYTES (fewer if the stream is shorter), however few a read returns."""
     head = b""
-    size = 0
-    while chunk := stream.read(_CHUNK):
-        if len(head) < HEAD_BYTES:
-            head += chunk[: HEAD_BYTES - len(head)]
-        sha.update(chunk)
-        size += len(chunk)
-        if limit is not None and size > limit:
-            raise _too_big(label)
-    return sha.hexdigest(), head, size
+    while len(head) < HEAD_BYTES and (chunk := stream.read(HEAD_BYTES - len(head))):
+        head += chunk
+    return head
 
 
-def _describe(name: str, digest: tuple[str, bytes, int],
+def _describe(name: str, head: bytes, size: int,
               opener: Callable[[], BinaryIO], content_type: str | None, path: Path | None,
-              verify: Callable[[BinaryIO], None] | None = None) -> Media:
-    sha, head, size = digest
+              verify: Callable[[BinaryIO], None] | None = None, *,
+              identity: Identity | None = None) -> Media:
     if size == 0:
         raise MediaError(f"{name}: the file is empty; HeyGen needs the file's bytes")
     sniffed = sniff(head)
@@ -439,5 +571,5 @@ def _describe(name: str, digest: tuple[str, bytes, int],
             f"{name}: content_type {content_type!r} contradicts the bytes, which are {sniffed}; "
             f"drop content_type or pass {sniffed!r}"
         )
-    return Media(name=name, size=size, mime_type=sniffed, sha256=sha, head=head, path=path,
-                 _opener=opener, _verify=verify)
+    return Media(name=name, size=size, mime_type=sniffed, head=head, path=path,
+                 identity=identity, _opener=opener, _verify=verify)

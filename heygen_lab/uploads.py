@@ -9,13 +9,19 @@ the file, never held whole in memory.
   reproduce the classic mistakes).
 - ``json_body``: UTF-8 JSON (everything else).
 - ``empty``: no body (probes).
+
+A file body goes on the wire in :data:`BLOCK` (1 MiB) writes: :func:`blocks` turns it into an
+iterable of blocks with a length, which requests frames with ``Content-Length`` and urllib3
+hands to one ``sendall`` each (a file-like body would be read 16 KiB at a time, urllib3's
+``blocksize``: 65,536 writes per GiB). A body under 8 MiB goes in eighths (at least 64 KiB), so
+progress still moves several times for a small file.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
@@ -29,6 +35,15 @@ Progress = Callable[[int, int], None]
 """Called with (bytes sent so far, total bytes) while a body streams."""
 
 Body = BinaryIO | bytes | MultipartEncoderMonitor | None
+
+BLOCK = 1 << 20
+"""Bytes per socket write of a file body of 8 MiB or more."""
+MIN_BLOCK = 64 << 10
+
+
+def block_size(length: int) -> int:
+    """The write size for a body of ``length`` bytes: an eighth of it, from 64 KiB to 1 MiB."""
+    return min(BLOCK, max(MIN_BLOCK, length // 8))
 
 
 @dataclass(frozen=True)
@@ -79,12 +94,37 @@ class _Counting:
         return chunk
 
 
-def raw(media: Media, *, content_type: str | None = None) -> Payload:
-    """The file itself as the body, ``Content-Type`` its MIME type (legacy v1 upload, PUT)."""
+class Blocks:
+    """A readable body as an iterable of :func:`block_size` blocks; ``len()`` is its length,
+    so requests sends ``Content-Length`` (not chunked) and urllib3 writes block by block."""
+
+    def __init__(self, body: Any, length: int) -> None:
+        self._body, self._length = body, length
+        self.block = block_size(length)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[bytes]:
+        while block := self._body.read(self.block):
+            yield block
+
+
+def blocks(body: Any) -> Iterable[bytes] | Any:
+    """``body`` as requests should get it: a readable file body (raw, multipart) as
+    :class:`Blocks`, anything else (bytes, None) as it is."""
+    if hasattr(body, "read") and hasattr(body, "len"):
+        return Blocks(body, int(body.len))
+    return body
+
+
+def raw(media: Media, *, content_type: str | None = None, hashed: bool = False) -> Payload:
+    """The file itself as the body, ``Content-Type`` its MIME type (legacy v1 upload, PUT).
+    ``hashed``: learn the file's sha256 from the bytes sent (``Media.open(hashed=True)``)."""
 
     @contextmanager
     def open_body(on_progress: Progress | None) -> Iterator[_Counting]:
-        with media.open() as stream:
+        with media.open(hashed=hashed) as stream:
             yield _Counting(stream, media.size, on_progress)
 
     mime = content_type or media.mime_type
@@ -96,9 +136,11 @@ def raw(media: Media, *, content_type: str | None = None) -> Payload:
 
 
 def multipart(
-    media: Media, *, file_field: str = "file", fields: Mapping[str, str] | None = None
+    media: Media, *, file_field: str = "file", fields: Mapping[str, str] | None = None,
+    hashed: bool = False,
 ) -> Payload:
     """``multipart/form-data``: text ``fields`` first, then the file in a part named ``file_field``.
+    ``hashed`` as for :func:`raw`.
 
     The boundary is drawn once per payload, so every attempt sends identical bytes.
     """
@@ -116,7 +158,7 @@ def multipart(
 
     @contextmanager
     def open_body(on_progress: Progress | None) -> Iterator[MultipartEncoderMonitor]:
-        with media.open() as stream:
+        with media.open(hashed=hashed) as stream:
             enc = encoder(_Counting(stream, media.size, None))
             total = enc.len
 
