@@ -22,7 +22,7 @@ _EXPORTS = {
     "Media": "heygen_lab.media",
     "load_media": "heygen_lab.media",
     "Diagnosis": "heygen_lab.diagnose",
-    "Sent": "heygen_lab.diagnose",
+    "Sent": "heygen_lab.wire",
     "diagnose": "heygen_lab.diagnose",
     "ErrorRecord": "heygen_lab.envelopes",
     "RetryPolicy": "heygen_lab.retry",
@@ -55,7 +55,7 @@ __all__ = ["__version__", *_EXPORTS]
 if TYPE_CHECKING:
     from heygen_lab.client import VIAS, Asset, Exchange, HeyGenClient, Page, VideoStatus
     from heygen_lab.contracts import run_check
-    from heygen_lab.diagnose import Diagnosis, Sent, diagnose
+    from heygen_lab.diagnose import Diagnosis, diagnose
     from heygen_lab.emulation import emulate
     from heygen_lab.emulator import Emulator
     from heygen_lab.envelopes import ErrorRecord
@@ -83,6 +83,7 @@ if TYPE_CHECKING:
     from heygen_lab.media import Media, load_media
     from heygen_lab.retry import RetryPolicy
     from heygen_lab.settings import Settings
+    from heygen_lab.wire import Sent
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -33,8 +33,8 @@ from heygen_lab.routes import ROUTES
 
 if TYPE_CHECKING:
     from heygen_lab.client import HeyGenClient
-    from heygen_lab.diagnose import Sent
     from heygen_lab.settings import Settings
+    from heygen_lab.wire import Sent
 
 EXIT_FAIL = 1
 EXIT_USAGE = 2
@@ -329,8 +329,8 @@ def _sent_from(endpoint: str | None, url: str | None) -> Sent | None:
     HeyGen's API or upload host, a storage host (or any URL with a signature), or, for any
     other host (loopback, an emulator, a proxy), neither: the path names the endpoint and the
     diagnosis says the request went to the URL as given, never to a HeyGen host it invented."""
-    from heygen_lab.diagnose import Sent
     from heygen_lab.routes import route
+    from heygen_lab.wire import Sent
 
     if url:
         from urllib.parse import urlsplit

@@ -32,7 +32,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util import SKIP_HEADER
 
 from heygen_lab import __version__, uploads
-from heygen_lab.diagnose import Diagnosis, Sent, diagnose
+from heygen_lab.diagnose import Diagnosis, diagnose
 from heygen_lab.envelopes import Decoded, decode
 from heygen_lab.errors import (
     APIError,
@@ -74,7 +74,7 @@ from heygen_lab.routes import Route, operation_route, route
 from heygen_lab.settings import Secret, Settings, Timeouts
 from heygen_lab.spec import Operation, Violation, load_spec
 from heygen_lab.uploads import Payload, Progress
-from heygen_lab.wire import Host
+from heygen_lab.wire import Host, Sent
 
 Via = Literal["auto", "v3", "direct", "v1", "v1-multipart-file", "v1-multipart-type-asset"]
 VIAS: tuple[str, ...] = ("auto", "v3", "direct", "v1", "v1-multipart-file",

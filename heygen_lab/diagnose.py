@@ -46,45 +46,17 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
 
 from heygen_lab import routes
 from heygen_lab.envelopes import SHAPE_WORDS, ErrorRecord
 from heygen_lab.media import V3_MAX_BYTES
 from heygen_lab.routes import ROUTES, Route, match
 from heygen_lab.settings import DEFAULT_API_BASE, DEFAULT_UPLOAD_BASE
-from heygen_lab.wire import Encoding
+from heygen_lab.wire import Sent as Sent  # re-exported: part of what diagnose() reads
 
 LEGACY_UPLOAD_PATHS = frozenset({"/v1/asset", "/v1/talking_photo"})
 LEGACY_UPLOAD_ROUTES = frozenset({"v1-upload", "v1-talking-photo"})
 _HOSTS = {"api": DEFAULT_API_BASE, "upload": DEFAULT_UPLOAD_BASE}
-
-
-@dataclass(frozen=True)
-class Sent:
-    """What was sent, as far as it is known (all optional: the CLI may only know the endpoint)."""
-
-    route: str | None = None  # a route id from heygen_lab.routes (e.g. "v1-upload")
-    host: Literal["api", "upload", "storage"] | None = None
-    path: str | None = None  # URL path without query, e.g. "/v1/asset"
-    encoding: Encoding | None = None
-    parts: tuple[str, ...] = ()  # multipart part names in order, e.g. ("type", "asset")
-    content_type: str | None = None
-    size: int | None = None
-    keyed: bool = False  # the request carried an Idempotency-Key (so repeating it is safe)
-    origin: str | None = None  # scheme://host[:port] when host is None: a URL's own host as given
-
-    def describe(self) -> str:
-        """What the body was, in a few words."""
-        if self.encoding == "empty" or (self.encoding == "raw" and self.size == 0):
-            return "an empty body"
-        if self.encoding == "multipart":
-            return f"multipart with parts {list(self.parts)}" if self.parts else "multipart"
-        if self.encoding == "json":
-            return "a JSON body"
-        if self.encoding == "raw":
-            return f"raw bytes with Content-Type {self.content_type or '(none)'}"
-        return "unknown"
 
 
 @dataclass(frozen=True)

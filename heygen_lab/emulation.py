@@ -44,12 +44,12 @@ from urllib.parse import quote, urlsplit
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from heygen_lab.cassettes.fingerprints import fingerprint
-from heygen_lab.diagnose import Diagnosis, Sent, diagnose
+from heygen_lab.diagnose import Diagnosis, diagnose
 from heygen_lab.emulator import Emulator
 from heygen_lab.envelopes import ErrorRecord, decode, decode_body
 from heygen_lab.errors import ContractViolation
 from heygen_lab.routes import match
-from heygen_lab.wire import Encoding, ServedHost
+from heygen_lab.wire import Encoding, Sent, ServedHost
 
 if TYPE_CHECKING:
     import httpx

@@ -28,8 +28,8 @@ from typing import Any, BinaryIO
 
 from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
 
-from heygen_lab.diagnose import Sent
 from heygen_lab.media import Media
+from heygen_lab.wire import Sent
 
 Progress = Callable[[int, int], None]
 """Called with (bytes sent so far, total bytes) while a body streams."""
