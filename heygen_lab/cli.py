@@ -337,7 +337,7 @@ def _sent_from(endpoint: str | None, url: str | None) -> Sent | None:
 
         from heygen_lab.contracts.runner import describe_base
         from heygen_lab.errors import scrub_signed
-        from heygen_lab.settings import DEFAULT_API_BASE, DEFAULT_UPLOAD_BASE
+        from heygen_lab.wire import HEYGEN_HOSTS
 
         parts = urlsplit(url)
         try:
@@ -345,10 +345,8 @@ def _sent_from(endpoint: str | None, url: str | None) -> Sent | None:
         except ValueError:
             host = ""
         signed = scrub_signed(parts.query) != parts.query
-        heygen = {urlsplit(DEFAULT_API_BASE).hostname: "api",
-                  urlsplit(DEFAULT_UPLOAD_BASE).hostname: "upload"}
         kind: Any = ("storage" if signed or host.endswith(_STORAGE_HOSTS)
-                     else heygen.get(host))
+                     else HEYGEN_HOSTS.get(host))
         origin = None if kind is not None or not host else (
             f"{parts.scheme or 'http'}://{describe_base(url)}")
         return Sent(route=endpoint, host=kind, path=parts.path or None, origin=origin)

@@ -49,7 +49,7 @@ from heygen_lab.emulator import Emulator
 from heygen_lab.envelopes import ErrorRecord, decode, decode_body
 from heygen_lab.errors import ContractViolation
 from heygen_lab.routes import match
-from heygen_lab.wire import Encoding, Sent, ServedHost
+from heygen_lab.wire import HEYGEN_HOSTS, Encoding, Sent, ServedHost
 
 if TYPE_CHECKING:
     import httpx
@@ -58,9 +58,6 @@ if TYPE_CHECKING:
 __all__ = ["HEYGEN_HOSTS", "MISTAKES", "EmulatedRequest", "Emulation", "active", "emulate",
            "route_of"]
 
-#: The hosts answered in process, and which emulator app answers each.
-HEYGEN_HOSTS: Final[Mapping[str, ServedHost]] = {"api.heygen.com": "api",
-                                               "upload.heygen.com": "upload"}
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 #: Diagnosis ids that strict mode raises: each is a request the calling code got wrong.
 #: ``invalid-key`` counts only when no key was sent at all (a wrong key may be the test's point).

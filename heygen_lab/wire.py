@@ -14,12 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Encoding", "Host", "Sent", "ServedHost", "Style"]
+__all__ = ["HEYGEN_HOSTS", "Encoding", "Host", "Sent", "ServedHost", "Style"]
 
 #: Where a request goes: HeyGen's API host, its legacy upload host, or a signed storage URL.
 Host = Literal["api", "upload", "storage"]
 #: The two hosts HeyGen serves its API on (and the emulator plays).
 ServedHost = Literal["api", "upload"]
+#: HeyGen's public host names, and which of its hosts each is (the defaults of the settings).
+HEYGEN_HOSTS: dict[str, ServedHost] = {"api.heygen.com": "api", "upload.heygen.com": "upload"}
 #: The envelope of an answer: v1 ``{"code": 100, ...}``, v2 ``{"error", "data"}``, v3
 #: ``{"data"}`` / ``{"error"}``, storage's XML, or no envelope at all.
 Style = Literal["v1", "v2", "v3", "storage", "none"]
