@@ -716,3 +716,17 @@ def test_a_frontend_can_choose_a_file_and_click_upload_in_a_kernel(media_dir: Pa
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_stop_emulator_removes_its_storage_and_the_next_upload_starts_anew(
+        upload: UploadWidget, jpeg: Path) -> None:
+    upload.file_upload.value = (_file("tiny.jpg", jpeg.read_bytes(), "image/jpeg"),)
+    upload.upload_button.click()
+    first = upload.result
+    emu = upload._emu
+    assert isinstance(first, Asset) and emu is not None and emu.storage_dir.is_dir()
+    upload.stop_emulator()
+    assert upload._emu is None and not emu.storage_dir.exists()
+    upload.upload_button.click()
+    assert isinstance(upload.result, Asset) and upload._emu is not None
+    assert upload._emu.storage_dir != emu.storage_dir

@@ -247,11 +247,17 @@ class UploadWidget(View):
         self.results = []
         return self._upload_one(name, bytes(data), "")
 
-    def close(self) -> None:
-        """Stop the embedded emulator (if one was started) and close the views."""
+    def stop_emulator(self) -> None:
+        """Stop the embedded emulator now and remove its storage; the widget stays, and the
+        next upload to the emulator starts a new one. (A notebook's last cell calls this: a
+        kernel killed outright, as some runners do, gets no chance to clean up.)"""
         if self._emu is not None:
             self._emu.stop()
             self._emu = None
+
+    def close(self) -> None:
+        """Stop the embedded emulator (if one was started) and close the views."""
+        self.stop_emulator()
         super().close()
 
     # ------------------------------------------------------------------ internals
