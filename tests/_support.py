@@ -54,3 +54,27 @@ def one_error_line(err: str) -> str:
     assert len(lines) == 1, f"expected one line on stderr, got {lines!r}"
     assert lines[0].startswith(CLI_ERROR) and "Traceback" not in err
     return lines[0]
+
+
+class LoopbackServer:
+    """A threaded WSGI server on 127.0.0.1, port 0, for tests that stand in for a host.
+
+    Subclasses implement ``_app``; ``base`` is the server's URL; ``close()`` stops it.
+    """
+
+    def __init__(self) -> None:
+        from werkzeug.serving import make_server
+
+        self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
+        self.base = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

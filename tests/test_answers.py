@@ -25,9 +25,9 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 import requests
+from _support import LoopbackServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wsgi import get_input_stream
 
 from heygen_lab.cli import main
@@ -70,7 +70,7 @@ class Seen:
     headers: dict[str, str]
 
 
-class CannedServer:
+class CannedServer(LoopbackServer):
     """Answers ``(METHOD, path)`` with a canned response (or a function of the base URL);
     anything else gets 404. Records what it was sent."""
 
@@ -78,16 +78,7 @@ class CannedServer:
         self.routes: dict[tuple[str, str], Canned | Callable[[str], Canned]] = {}
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
-        self._server: BaseWSGIServer = make_server("127.0.0.1", 0, self._app, threaded=True)
-        self.base = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__()
 
     def count(self, method: str, path: str) -> int:
         with self._lock:

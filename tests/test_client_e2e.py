@@ -25,11 +25,10 @@ from typing import Any
 
 import pytest
 import requests
-from _support import read_lines
+from _support import LoopbackServer, read_lines
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from requests_toolbelt.multipart.decoder import MultipartDecoder
-from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wsgi import get_input_stream
 
 from heygen_lab.client import Asset, HeyGenClient
@@ -83,7 +82,7 @@ class Received:
     body: bytes
 
 
-class Recorder:
+class Recorder(LoopbackServer):
     """A loopback HTTP server that records each request, then forwards it to ``target``.
 
     ``rewrite`` maps URLs in response bodies to other URLs, so that links the emulator hands out
@@ -96,16 +95,10 @@ class Recorder:
         self.received: list[Received] = []
         self._lock = threading.Lock()
         self._forward = requests.Session()
-        self._server: BaseWSGIServer = make_server("127.0.0.1", 0, self._app, threaded=True)
-        self.base = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        super().__init__()
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().close()
         self._forward.close()
 
     def only(self, method: str, path: str) -> list[Received]:
