@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from requests_toolbelt import MultipartEncoder
 
 from heygen_lab.cassettes import fingerprint
-from heygen_lab.cassettes.recorder import stream_fingerprint
+from heygen_lab.cassettes.fingerprints import stream_fingerprint
 
 SETTINGS = settings(max_examples=300, deadline=None, derandomize=True, database=None)
 NAME = st.text("abcdefghijklmnopqrstuvwxyz0123456789_-", min_size=1, max_size=8)

@@ -19,6 +19,7 @@ import json
 import re
 import threading
 import weakref
+from collections.abc import Iterable
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 from typing import Any
@@ -56,14 +57,19 @@ def fingerprint(content_type: str | None, body: bytes | str | None) -> dict[str,
             return {"encoding": "json", "content_type": ct, "json": json.loads(data)}
         except ValueError:
             pass
-    if not data:
+    return _opaque(ct, mime, len(data), _sha(data), data[:16])
+
+
+def _opaque(ct: str | None, mime: str, size: int, sha256: str, head: bytes) -> dict[str, Any]:
+    """The fingerprint of a body kept only by size, hash and its first bytes."""
+    if not size:
         encoding = "empty"
     elif mime.startswith("text/") or mime == "application/x-www-form-urlencoded":
         encoding = "text"
     else:
         encoding = "raw"
-    return {"encoding": encoding, "content_type": ct, "size": len(data), "sha256": _sha(data),
-            "head": data[:16].hex()}
+    return {"encoding": encoding, "content_type": ct, "size": size, "sha256": sha256,
+            "head": head[:16].hex()}
 
 
 def _multipart(content_type: str, mime: str, data: bytes) -> dict[str, Any]:
@@ -270,3 +276,197 @@ def body_matcher(r1: Request, r2: Request) -> None:
     if len(lines) > _MAX_DIFF_LINES:
         lines = [*lines[:_MAX_DIFF_LINES], f"... ({len(lines) - _MAX_DIFF_LINES} more)"]
     raise AssertionError("request body differs: " + "; ".join(lines))
+
+
+# ---------------------------------------------------------------------- streamed bodies
+def stream_fingerprint(content_type: str | None, chunks: Iterable[bytes]) -> dict[str, Any]:
+    """:func:`fingerprint` of the concatenated ``chunks``,
+    computed without holding them: for any body over the JSON limit, the same dict."""
+
+    ct = content_type.strip() if content_type else None
+    mime = _mime(ct)
+    whole = hashlib.sha256()
+    size = 0
+    head = b""
+    parser = _MultipartStream(ct or "") if mime.startswith("multipart/") else None
+    for chunk in chunks:
+        if not chunk:
+            continue
+        whole.update(chunk)
+        size += len(chunk)
+        if len(head) < 16:
+            head += chunk[:16 - len(head)]
+        if parser is not None:
+            parser.feed(chunk)
+    if parser is not None:
+        parts = parser.finish()
+        if parts is None:
+            return {"encoding": "multipart-malformed", "size": size, "sha256": whole.hexdigest()}
+        return {"encoding": "multipart", "content_type": mime, "parts": parts}
+    if size and (mime == "application/json" or mime.endswith("+json")) and (
+            size <= _JSON_LIMIT):
+        raise ValueError("stream_fingerprint: a small JSON body is fingerprinted whole")
+    return _opaque(ct, mime, size, whole.hexdigest(), head)
+
+
+class _Malformed(Exception):
+    pass
+
+
+class _MultipartStream:
+    """The multipart half of :func:`stream_fingerprint`: the parse of ``fingerprints._multipart``
+    (first delimiter, then pieces split on CRLF + delimiter, a closing ``--``), fed in chunks.
+    Holds at most a delimiter's length, a part's headers and 257 bytes of a part's content."""
+
+    def __init__(self, content_type: str) -> None:
+        from email.message import Message
+
+        header = Message()
+        header["Content-Type"] = content_type
+        boundary = header.get_param("boundary")
+        self.result: list[dict[str, Any]] | None = None
+        self.failed = not isinstance(boundary, str) or not boundary
+        self.done = self.failed
+        delimiter = b"--" + (boundary.encode("latin-1", "replace")
+                             if isinstance(boundary, str) else b"")
+        self.delimiter, self.separator = delimiter, b"\r\n" + delimiter
+        self.started = False
+        self.buffer = b""
+        self.seen = 0  # bytes dropped from the front of the buffer before the first delimiter
+        self.parts: list[dict[str, Any]] = []
+        self.piece: _Piece | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        if self.done:
+            return
+        self.buffer += chunk
+        try:
+            self._advance(final=False)
+        except _Malformed:
+            self.failed = self.done = True
+            self.buffer = b""
+
+    def finish(self) -> list[dict[str, Any]] | None:
+        if not self.done:
+            try:
+                self._advance(final=True)
+                if not self.done:  # the body ended without a closing delimiter
+                    self.failed = self.done = True
+            except _Malformed:
+                self.failed = self.done = True
+        return None if self.failed else self.result
+
+    def _advance(self, final: bool) -> None:
+        if not self.started:
+            at = self.buffer.find(self.delimiter)
+            if at < 0:
+                if final:
+                    raise _Malformed
+                keep = len(self.delimiter) + 1
+                if len(self.buffer) > keep:
+                    self.seen += len(self.buffer) - keep
+                    self.buffer = self.buffer[-keep:]
+                return
+            start = self.seen + at
+            if start > 0 and (start < 2 or self.buffer[at - 2:at] != b"\r\n"):
+                raise _Malformed
+            self.started = True
+            self.buffer = self.buffer[at + len(self.delimiter):]
+            self.piece = _Piece()
+        while not self.done:
+            assert self.piece is not None
+            at = self.buffer.find(self.separator)
+            if at < 0:
+                keep = 0 if final else len(self.separator) - 1
+                cut = max(len(self.buffer) - keep, 0)
+                self._piece_data(self.buffer[:cut])
+                self.buffer = self.buffer[cut:]
+                if final and not self.done:
+                    self._piece_end()
+                    if not self.done:
+                        raise _Malformed
+                return
+            self._piece_data(self.buffer[:at])
+            self.buffer = self.buffer[at + len(self.separator):]
+            if self.done:
+                return
+            self._piece_end()
+            if not self.done:
+                self.piece = _Piece()
+
+    def _piece_data(self, data: bytes) -> None:
+        assert self.piece is not None
+        if self.piece.feed(data):  # a closing delimiter: the parts are complete
+            self.result, self.done = self.parts, True
+
+    def _piece_end(self) -> None:
+        assert self.piece is not None
+        closing, part = self.piece.end()
+        if closing:
+            self.result, self.done = self.parts, True
+        else:
+            self.parts.append(part)
+
+
+class _Piece:
+    """One piece between delimiters: ``--`` (closing), or CRLF, headers, CRLF CRLF, content."""
+
+    def __init__(self) -> None:
+        self.start = b""  # the first bytes, until it is known whether the piece starts '--'
+        self.phase = "start"
+        self.head = b""  # after the CRLF: headers until CRLF CRLF
+        self.raw_headers = b""
+        self.hash = hashlib.sha256()
+        self.size = 0
+        self.kept = b""
+
+    def feed(self, data: bytes) -> bool:
+        """Take ``data``; True when the piece is a closing delimiter."""
+        if self.phase == "start":
+            self.start += data
+            if len(self.start) < 2:
+                return False
+            if self.start.startswith(b"--"):
+                return True
+            data, self.start, self.phase = self.start, b"", "strip"
+        if self.phase == "strip":
+            if not self.start:  # spaces and tabs before the CRLF are skipped
+                data = data.lstrip(b" \t")
+                if not data:
+                    return False
+            self.start += data
+            if len(self.start) < 2:
+                return False
+            if not self.start.startswith(b"\r\n"):
+                raise _Malformed
+            data, self.phase = self.start[2:], "headers"
+        if self.phase == "headers":
+            searched = max(len(self.head) - 3, 0)
+            self.head += data
+            if len(self.head) < 2:
+                return False
+            if self.head.startswith(b"\r\n"):
+                data, self.raw_headers = self.head[2:], b""
+            else:
+                at = self.head.find(b"\r\n\r\n", searched)
+                if at < 0:
+                    return False
+                data, self.raw_headers = self.head[at + 4:], self.head[:at]
+            self.head, self.phase = b"", "content"
+        self.hash.update(data)
+        self.size += len(data)
+        if len(self.kept) <= 256:
+            self.kept += data[:257 - len(self.kept)]
+        return False
+
+    def end(self) -> tuple[bool, dict[str, Any]]:
+
+        if self.phase != "content":
+            # Under 2 bytes, no CRLF after the delimiter, or headers that never end.
+            raise _Malformed
+        if self.size <= 256:
+            return False, _part(self.raw_headers, self.kept)
+        part = _part(self.raw_headers, b"")
+        part.pop("value", None)
+        part["size"], part["sha256"] = self.size, self.hash.hexdigest()
+        return False, part
