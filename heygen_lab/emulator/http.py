@@ -29,7 +29,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Literal, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
 from urllib.parse import quote, unquote
 
 from werkzeug.exceptions import (
@@ -48,7 +48,15 @@ from heygen_lab.wire import ServedHost
 
 from .faults import Fault, FaultInjector
 from .payloads import Refusal, render
-from .state import IDEMPOTENCY_WINDOW, EmulatorState, IdemRecord, Page, Spool, TooLarge
+from .state import (
+    IDEMPOTENCY_WINDOW,
+    EmulatorState,
+    IdemRecord,
+    Page,
+    Spool,
+    TooLarge,
+    paginate,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -66,6 +74,7 @@ IDEM_KEY: Final = re.compile(r"[A-Za-z0-9_:.\-]{1,255}")
 LEGACY_MODES: Final = ("available", "retired")
 
 Handler = Callable[["Call"], Any]
+T = TypeVar("T")
 #: v3 handlers by spec operation name.
 V3_HANDLERS: dict[str, Handler] = {}
 #: Legacy and internal routes per host; a rule's endpoint is its handler.
@@ -156,6 +165,13 @@ class Call:
     def args(self, name: str) -> list[str]:
         """A list query parameter, repeated (``?a=1&a=2``) or comma-separated (``?a=1,2``)."""
         return [v for raw in self.request.args.getlist(name) for v in raw.split(",") if v]
+
+    def page(self, items: Iterable[T], render: Callable[[T], Any] = lambda item: item,
+             seq: Callable[[T], int] = lambda item: item.seq) -> Page:  # type: ignore[attr-defined]
+        """One page of ``items`` (ordered by ``seq``) after this call's ``token``, at most
+        ``limit`` long (both checked by the spec first), each item rendered."""
+        page = paginate(items, seq, self.arg("limit"), self.arg("token"))
+        return Page([render(item) for item in page.items], page.has_more, page.next_token)
 
     def field(self, name: str, default: Any = None) -> Any:
         """A top-level field of the (checked) JSON body."""

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 from ..http import Call, invalid
 from ..payloads import Refusal
-from ..state import COMPLETED_AFTER, EmulatorState, Page, paginate
+from ..state import COMPLETED_AFTER, EmulatorState
 from .legacy import check_source
 
 __all__ = ["PUBLIC_CREATED_AT", "READY_AFTER", "Record", "Store", "check_media", "iso",
-           "page_of", "refuse_public", "ripen"]
+           "refuse_public", "ripen"]
 
 #: [sim] Seconds from the start of processing (creation, or consent) until a created avatar or
 #: cloned voice is ready; the same as a video's render.
@@ -77,10 +77,6 @@ class Store(Generic[R]):
             return rid in self._records
 
 
-def page_of(call: Call, records: Iterable[R], render: Callable[[R], Any]) -> Page:
-    """One page of ``records`` after the call's ``token``, ``limit`` long, each rendered."""
-    page = paginate(records, lambda r: r.seq, call.arg("limit"), call.arg("token"))
-    return Page([render(r) for r in page.items], page.has_more, page.next_token)
 
 
 def refuse_public(public: bool, what: str, rid: str, param: str) -> None:

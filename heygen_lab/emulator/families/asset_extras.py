@@ -11,7 +11,7 @@ import re
 from typing import Any, Final
 
 from ..http import Call, v3
-from ..state import Page, paginate
+from ..state import Page
 from .catalogue import shaped
 
 #: [sim] the public stock library.
@@ -44,5 +44,4 @@ def search(call: Call) -> Page:
     else:
         entries = [{**s, "url": call.file_url("preview.png")} for s in STOCK if s["type"] == kind]
     found = list(enumerate((e for e in entries if _matches(query, str(e["name"]))), 1))
-    page = paginate(found, lambda p: p[0], call.arg("limit"), call.arg("token"))
-    return Page([shaped(call, e, str(n)) for n, e in page.items], page.has_more, page.next_token)
+    return call.page(found, lambda p: shaped(call, p[1], str(p[0])), seq=lambda p: p[0])

@@ -16,7 +16,7 @@ from werkzeug.wsgi import wrap_file
 from ..facts import DIRECT_EXPIRES, DIRECT_MAX_BYTES, MIB, V3_FILE_LIMIT, V3_TYPES
 from ..http import Call, invalid, legacy, v3
 from ..payloads import Refusal
-from ..state import TINY_MP4, Page, Spool, StoredAsset, TooLarge, paginate, sniff_mime, tiny_png
+from ..state import TINY_MP4, Page, Spool, StoredAsset, TooLarge, sniff_mime, tiny_png
 
 V3_BODY_LIMIT: Final = V3_FILE_LIMIT + MIB  # room for the multipart framing
 SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
@@ -101,8 +101,7 @@ def list_(call: Call) -> Page:
     with call.state.lock:
         items = [a for a in call.state.assets.values()
                  if owner == call.state.username and (folder is None or a.folder_id == folder)]
-    page = paginate(items, lambda a: a.seq, call.arg("limit"), call.arg("token"))
-    return Page([asset_item(call, a) for a in page.items], page.has_more, page.next_token)
+    return call.page(items, lambda a: asset_item(call, a))
 
 
 @v3("AssetGet")

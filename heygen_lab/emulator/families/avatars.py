@@ -18,7 +18,7 @@ from typing import Any, Final
 from ..http import Call, invalid, v3
 from ..payloads import Refusal
 from ..state import AVATARS, FAIL_MARKER, VOICES, EmulatorState, Page
-from ._store import PUBLIC_CREATED_AT, Store, check_media, page_of, refuse_public, ripen
+from ._store import PUBLIC_CREATED_AT, Store, check_media, refuse_public, ripen
 
 #: AvatarCreate ``type`` -> (the look's ``avatar_type``, its media field, the media's kind) [sim].
 VARIANTS: Final = {
@@ -197,7 +197,7 @@ def _owned_by(ownership: str | None) -> Callable[[Group | Look], bool]:
 @v3("AvatarList")
 def list_(call: Call) -> Page:
     """GET /v3/avatars?ownership=&limit=&token= [doc]; public catalogue first [sim]."""
-    return page_of(call, _backend(call).groups.where(_owned_by(call.arg("ownership"))),
+    return call.page(_backend(call).groups.where(_owned_by(call.arg("ownership"))),
                    lambda g: group_item(call, g))
 
 
@@ -252,7 +252,7 @@ def looks_list(call: Call) -> Page:
     looks = _backend(call).looks.where(
         lambda lk: owned(lk) and group_id in (None, lk.group_id)
         and avatar_type in (None, lk.avatar_type))
-    return page_of(call, looks, lambda lk: look_item(call, lk))
+    return call.page(looks, lambda lk: look_item(call, lk))
 
 
 @v3("AvatarLooksGet")

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from ..http import Call, Reply, invalid, v3
 from ..payloads import PAYLOADS, Refusal
-from ..state import Page, paginate
+from ..state import Page
 from . import assets, videos
 from .catalogue import shaped
 from .jobs import LIPSYNC, Kind, Records, start, status_of
@@ -179,8 +179,7 @@ def _get(family: Family) -> Callable[[Call], Any]:
     def get(call: Call) -> Any:
         """The batch's summary and one page of its items."""
         batch = call.state.backend(Batches).get(family.name, call.params["batch_id"])
-        page = paginate(list(enumerate(batch.items, 1)), lambda p: p[0], call.arg("limit"),
-                        call.arg("token"))
+        page = call.page(list(enumerate(batch.items, 1)), seq=lambda p: p[0])
         items = [{"item_index": n - 1, "status": _word(family, call, item),
                   "video_id": item.ref, "error": item.error} for n, item in page.items]
         return shaped(call, {**_summary(family, call, batch), "items": items,

@@ -16,7 +16,7 @@ from .. import synth
 from ..clock import DEFAULT_EPOCH
 from ..http import Call, invalid, v3
 from ..payloads import Refusal
-from ..state import FAIL_MARKER, Page, paginate
+from ..state import FAIL_MARKER, Page
 from .videos import video_item
 
 __all__ = ["BRAND_KITS", "GLOSSARIES", "LANGUAGES", "SOUNDS", "STYLES", "TEMPLATES", "shaped",
@@ -87,10 +87,8 @@ def shaped(call: Call, real: Any, seed: str = "emu") -> Any:
 
 def _page(call: Call, items: Sequence[Mapping[str, Any]]) -> Page:
     """A page of fixed entries, shaped by the operation's item schema."""
-    numbered = list(enumerate(items, 1))
-    page = paginate(numbered, lambda pair: pair[0], call.arg("limit"), call.arg("token"))
-    return Page([shaped(call, entry, str(i)) for i, entry in page.items],
-                page.has_more, page.next_token)
+    return call.page(list(enumerate(items, 1)), lambda pair: shaped(call, pair[1], str(pair[0])),
+                     seq=lambda pair: pair[0])
 
 
 def _template(call: Call, template_id: str) -> dict[str, Any]:

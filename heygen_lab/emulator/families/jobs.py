@@ -33,9 +33,9 @@ from ..state import (
     EmulatorState,
     Page,
     job_status,
-    paginate,
     tiny_png,
 )
+from ._store import Store
 from .catalogue import BRAND_KITS, GLOSSARIES, SOUNDS, STYLES, shaped, strings
 
 __all__ = ["Kind", "Record", "Records", "check_refs", "fails", "serve", "start", "view"]
@@ -91,45 +91,43 @@ class Kind:
 
 
 class Records:
-    """Every record of every kind (one store per emulator state)."""
+    """Every record of every kind: one :class:`~._store.Store` per kind (one per emulator)."""
 
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
-        self.by_kind: dict[str, dict[str, Record]] = {}
+        self.stores: dict[str, Store[Record]] = {}
+
+    def _store(self, kind: Kind) -> Store[Record]:
+        with self.state.lock:
+            if kind.name not in self.stores:
+                self.stores[kind.name] = Store(self.state, lambda rid: Refusal(
+                    "v3.not_found", param=kind.param, detail=f"{kind.name} {rid!r} not found"))
+            return self.stores[kind.name]
 
     def add(self, kind: Kind, fields: dict[str, Any], fails: bool) -> Record:
         """Store a new record, created now."""
         state = self.state
         with state.lock:
-            rec = Record(kind.name, state.new_id(kind.prefix), state.next_seq(), state.now(),
-                         fields, fails)
-            self.by_kind.setdefault(kind.name, {})[rec.id] = rec
-        return rec
+            return self._store(kind).add(Record(kind.name, state.new_id(kind.prefix),
+                                                state.next_seq(), state.now(), fields, fails))
 
     def find(self, kind: Kind, record_id: str) -> Record | None:
         """A record by id, or None."""
+        store = self._store(kind)
         with self.state.lock:
-            return self.by_kind.get(kind.name, {}).get(record_id)
+            return store.get(record_id) if record_id in store else None
 
     def get(self, kind: Kind, record_id: str) -> Record:
         """A record by id, else 404 ``not_found`` naming the kind's parameter."""
-        rec = self.find(kind, record_id)
-        if rec is None:
-            raise Refusal("v3.not_found", param=kind.param,
-                           detail=f"{kind.name} {record_id!r} not found")
-        return rec
+        return self._store(kind).get(record_id)
 
     def all(self, kind: Kind) -> list[Record]:
         """Records of a kind in creation order."""
-        with self.state.lock:
-            return sorted(self.by_kind.get(kind.name, {}).values(), key=lambda r: r.seq)
+        return self._store(kind).where()
 
     def delete(self, kind: Kind, record_id: str) -> Record:
         """Remove a record (404 if unknown)."""
-        with self.state.lock:
-            rec = self.get(kind, record_id)
-            del self.by_kind[kind.name][rec.id]
-        return rec
+        return self._store(kind).pop(record_id)
 
 
 # ---------------------------------------------------------------------- request rules
@@ -270,10 +268,7 @@ def serve(kind: Kind, *, create: str | None = None, get: str | None = None,
         @v3(list_)
         def _list(call: Call) -> Page:
             """Records in creation order, paginated by ``limit`` / ``token``."""
-            page = paginate(store(call).all(kind), lambda r: r.seq, call.arg("limit"),
-                            call.arg("token"))
-            return Page([view(call, kind, r) for r in page.items], page.has_more,
-                        page.next_token)
+            return call.page(store(call).all(kind), lambda r: view(call, kind, r))
     if update:
         @v3(update)
         def _update(call: Call) -> Any:
@@ -298,8 +293,8 @@ def job_file(call: Call) -> Response:
     record_id = stem.rpartition("-")[0]
     state = call.state
     with state.lock:
-        found = [(k, r) for k, recs in state.backend(Records).by_kind.items()
-                 for r in recs.values() if r.id == record_id]
+        found = [(k, r) for k, store in state.backend(Records).stores.items()
+                 for r in store.where(lambda r: r.id == record_id)]
     ready = bool(found) and status_of(state, KINDS[found[0][0]], found[0][1]) == "completed"
     if ext in _MEDIA and (ready or (ext == "mp3" and stem in {s["id"] for s in SOUNDS})):
         data, mime = _MEDIA[ext]

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..http import Call, invalid, v3
 from ..payloads import Refusal, error_object
-from ..state import AVATARS, FAIL_MARKER, VOICES, Page, Video, paginate
+from ..state import AVATARS, FAIL_MARKER, VOICES, Page, Video
 from .legacy import check_source
 
 _AVATAR_IDS = frozenset(a["avatar_id"] for a in AVATARS)
@@ -142,8 +142,7 @@ def list_(call: Call) -> Page:
         items = [v for v in call.state.videos.values()
                  if (folder is None or v.folder_id == folder)
                  and (title is None or title.lower() in (v.title or "").lower())]
-    page = paginate(items, lambda v: v.seq, call.arg("limit"), call.arg("token"))
-    return Page([video_item(call, v) for v in page.items], page.has_more, page.next_token)
+    return call.page(items, lambda v: video_item(call, v))
 
 
 @v3("VideoDelete")

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from ..http import Call, invalid, legacy, v3
 from ..payloads import Refusal
 from ..state import FAIL_MARKER, VOICES, EmulatorState, Page
-from ._store import PUBLIC_CREATED_AT, Store, check_media, page_of, refuse_public, ripen
+from ._store import PUBLIC_CREATED_AT, Store, check_media, refuse_public, ripen
 
 #: [sim] Engines every emulator voice supports (the spec's voice settings name ElevenLabs and
 #: Fish models; HeyGen's engine ids are not public).
@@ -147,7 +147,7 @@ def list_(call: Call) -> Page:
         lambda v: kind in (None, "public" if v.public else "private")
         and engine in (None, *v.engines) and _same(language, v.language)
         and _same(gender, v.gender))
-    return page_of(call, voices, list_item)
+    return call.page(voices, list_item)
 
 
 @v3("VoiceGet")

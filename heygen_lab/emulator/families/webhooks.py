@@ -18,7 +18,7 @@ from heygen_lab.spec import load_spec
 from ..http import Call, invalid, v3
 from ..payloads import Refusal
 from ..state import COMPLETED_AFTER, EmulatorState, Page
-from ._store import Store, iso, page_of
+from ._store import Store, iso
 
 #: [doc: spec flags] Every event type a webhook endpoint can subscribe to.
 EVENT_TYPES: Final = next(f.enum for f in load_spec()["WebhookEventsList"].flags
@@ -140,7 +140,7 @@ def create(call: Call) -> Any:
 @v3("WebhookEndpointsList")
 def list_(call: Call) -> Page:
     """GET /v3/webhooks/endpoints?limit=&token= [doc]."""
-    return page_of(call, _backend(call).endpoints.where(), endpoint_item)
+    return call.page(_backend(call).endpoints.where(), endpoint_item)
 
 
 @v3("WebhookEndpointsUpdate")
@@ -186,6 +186,6 @@ def events(call: Call) -> Page:
     event_type, entity_id = call.arg("event_type"), call.arg("entity_id")
     found = backend.events.where(lambda e: event_type in (None, e.event_type)
                                  and entity_id in (None, e.entity_id))
-    return page_of(call, found, lambda e: {"event_id": e.id, "event_type": e.event_type,
+    return call.page(found, lambda e: {"event_id": e.id, "event_type": e.event_type,
                                            "event_data": e.data,
                                            "created_at": iso(e.created_at)})
