@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -26,17 +25,14 @@ if str(ROOT) not in sys.path:  # runs from a checkout, installed or not
 @contextlib.contextmanager
 def scratch(prefix: str) -> Iterator[Path]:
     """A private temp directory, removed however the run ends (SIGTERM unwinds like Ctrl-C)."""
+    from heygen_lab._signals import sigterm_unwinds
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    path = Path(tempfile.mkdtemp(prefix=prefix))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-        signal.signal(signal.SIGTERM, previous)
+    with sigterm_unwinds():
+        path = Path(tempfile.mkdtemp(prefix=prefix))
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

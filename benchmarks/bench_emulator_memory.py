@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -92,15 +91,14 @@ def main() -> int:
         serve(args.storage)
         return 0
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+    from heygen_lab._signals import sigterm_unwinds
 
-    signal.signal(signal.SIGTERM, interrupt)  # unwind through the finally blocks below
-    scratch = tempfile.mkdtemp(prefix="heygen-lab-bench-")
-    try:
-        return run(args, scratch)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    with sigterm_unwinds():  # unwind through the finally below
+        scratch = tempfile.mkdtemp(prefix="heygen-lab-bench-")
+        try:
+            return run(args, scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def run(args: argparse.Namespace, scratch: str) -> int:

@@ -24,22 +24,21 @@ from __future__ import annotations
 import argparse
 import contextlib
 import random
-import signal
 import socket
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # runs from a checkout, installed or not
     sys.path.insert(0, str(ROOT))
 
+from heygen_lab._signals import sigterm_unwinds  # noqa: E402
 from heygen_lab.emulator import Emulator  # noqa: E402
 from heygen_lab.errors import HeyGenError  # noqa: E402
 
@@ -148,19 +147,6 @@ def table(rows: Iterable[Row]) -> str:
         lines.append(f"{r.route:<7}{r.attempted:>10}{r.succeeded:>10}{r.held:>6}{r.pending:>8}"
                      f"{r.duplicates:>6}{r.retries:>8}{r.lost_responses:>6}  {fails}")
     return "\n".join(lines)
-
-
-@contextlib.contextmanager
-def sigterm_unwinds() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt, so the emulators' ``with`` blocks remove their files."""
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -845,10 +845,11 @@ NEEDS_EMULATOR_EXTRA = frozenset({"serve", "check", "record", "cassettes"})
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # --help and usage errors end here, before heavy imports
+    from heygen_lab._signals import sigterm_unwinds
     from heygen_lab.errors import HeyGenError
 
     try:
-        with _terminate_as_interrupt():
+        with sigterm_unwinds():
             if args.command in NEEDS_EMULATOR_EXTRA:
                 from heygen_lab._extras import require
 
@@ -869,24 +870,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if missing is None:
             raise
         return _fail(str(missing), EXIT_FAIL)
-
-
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so every ``with`` and ``finally`` cleans up (temporary
-    media, emulator storage) instead of the process vanishing mid-write."""
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _quiet_broken_pipe() -> int:

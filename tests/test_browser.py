@@ -27,11 +27,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import pytest
 import yaml
+
+from heygen_lab._signals import sigterm_unwinds
 
 pytestmark = pytest.mark.browser
 
@@ -63,24 +64,6 @@ def _missing() -> str | None:
         if importlib.util.find_spec(module) is None:
             return f"the {extra} package is missing: pip install -e '.[dev]'"
     return None
-
-
-@contextlib.contextmanager
-def _sigterm_unwinds() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt here, so the cleanup below runs (server, browser, temp
-    dirs) instead of the process dying with them left behind."""
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, on_term)
-    except ValueError:  # not the main thread: nothing to install
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass
@@ -157,7 +140,7 @@ def lab() -> Iterator[Lab]:
         pytest.skip(reason)
     tmp = Path(tempfile.mkdtemp(prefix="heygen-lab-browser-"))
     proc: subprocess.Popen[bytes] | None = None
-    with _sigterm_unwinds():
+    with sigterm_unwinds():
         try:
             for folder in ("notebooks", "contracts", "cassettes"):
                 shutil.copytree(ROOT / folder, tmp / "work" / folder)
@@ -202,7 +185,7 @@ def browser(lab: Lab) -> Iterator[Any]:
     saved = os.environ.get("TMPDIR")
     os.environ["TMPDIR"] = str(lab.tmp / "tmp")
     try:
-        with _sigterm_unwinds(), sync_playwright() as playwright:
+        with sigterm_unwinds(), sync_playwright() as playwright:
             chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                                   args=CHROMIUM_ARGS)
             try:
