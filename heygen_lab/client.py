@@ -683,8 +683,12 @@ class HeyGenClient:
         put_headers: dict[str, Any] = {"User-Agent": SKIP_HEADER, "Accept": None,
                                        "Accept-Encoding": SKIP_HEADER, "Connection": None,
                                        **signed}
+        # complete sends the sha256: a file by path is hashed by a read of its own beside the
+        # PUT (the PUT never waits for the hash); bytes and file objects are hashed as they go.
+        media.hash_ahead()
         self.call("direct-put", url=str(init["upload_url"]), auth=False,
-                  payload=uploads.raw(media, hashed=True).with_headers(put_headers),
+                  payload=uploads.raw(media, hashed=media.identity is None
+                                      ).with_headers(put_headers),
                   on_progress=on_progress,
                   retry_policy=self.upload_retry_policy)
 

@@ -2,9 +2,11 @@
 
 ``load_media()`` learns the size from the file's metadata and the MIME type from its first bytes
 (sniffed, never trusted from the extension); it does not read the whole file. The sha256 is
-learnt while the bytes stream to the server where a route needs it (``Media.open(hashed=True)``,
-the direct upload's PUT), or on demand (``Media.sha256`` reads the file once if no stream has
-hashed it yet). ``Media.open()`` gives a fresh stream for every attempt, so a retried upload
+learnt where a route needs it: for a file by path, by a read of its own on a helper thread
+while the bytes stream to the server (``Media.hash_ahead()``, the direct upload's PUT), so the
+send never waits for the hash; for bytes or a file object, from the bytes as they stream
+(``Media.open(hashed=True)``); or on demand (``Media.sha256`` reads the file once if nothing
+learnt it yet). ``Media.open()`` gives a fresh stream for every attempt, so a retried upload
 re-sends the whole file, and the file never sits in memory as a whole.
 
 Only regular files are read (a directory, ``/dev/zero``, a FIFO or a socket is refused before
@@ -22,6 +24,7 @@ import io
 import os
 import stat
 import tempfile
+import threading
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -108,12 +111,15 @@ def file_type(mime: str, other: str = "document") -> str:
 
 
 class _Digest:
-    """A Media's sha256 once learnt (shared by every stream the Media opens)."""
+    """A Media's sha256 once learnt (shared by every stream the Media opens), and the helper
+    thread's answer while one is learning it."""
 
-    __slots__ = ("value",)
+    __slots__ = ("lock", "pending", "value")
 
     def __init__(self) -> None:
         self.value: str | None = None
+        self.pending: Future[str] | None = None
+        self.lock = threading.Lock()
 
 
 Identity = tuple[int, int, int, int]
@@ -154,16 +160,50 @@ class Media:
                 exact.close()
             stream.close()
 
+    def hash_ahead(self) -> None:
+        """For a file by path whose sha256 is not known: start learning it on a helper thread,
+        by a read of its own (with the same exact-byte and change checks as an upload), so a
+        stream sending the file meanwhile never waits for the hash. :attr:`sha256` waits for
+        it. Bytes and file objects, whose one stream cannot be read twice at once, are left to
+        ``open(hashed=True)``."""
+        digest = self._digest
+        with digest.lock:
+            if self.identity is None or digest.value is not None or digest.pending is not None:
+                return
+            answer = digest.pending = Future()
+
+        def learn() -> None:
+            with suppress(AttributeError, OSError):  # background work: the send goes first
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+            try:
+                answer.set_result(self._read_sha256())
+            except BaseException as exc:  # handed to whoever asks for .sha256
+                answer.set_exception(exc)
+
+        threading.Thread(target=learn, name="heygen-lab-sha256", daemon=True).start()
+
+    def _read_sha256(self) -> str:
+        sha = hashlib.sha256()
+        with self.open() as stream:
+            while block := stream.read(_CHUNK):
+                sha.update(block)
+        value = self._digest.value = sha.hexdigest()
+        return value
+
     @property
     def sha256(self) -> str:
-        """The sha256 of the bytes: the one a hashing stream learnt, else read now (once, with
-        the same exact-byte and change checks as an upload)."""
-        if self._digest.value is None:
-            with self.open(hashed=True) as stream:
-                while stream.read(_CHUNK):
-                    pass
-        assert self._digest.value is not None
-        return self._digest.value
+        """The sha256 of the bytes: the one learnt already (by a hashing stream, or the helper
+        thread :meth:`hash_ahead` started, waited for), else read now (once, with the same
+        exact-byte and change checks as an upload)."""
+        digest = self._digest
+        pending = digest.pending
+        if digest.value is None and pending is not None:
+            try:
+                return pending.result()
+            finally:
+                with digest.lock:
+                    digest.pending = None  # a failed read (the file changed) is not kept
+        return digest.value if digest.value is not None else self._read_sha256()
 
     @property
     def known_sha256(self) -> str | None:

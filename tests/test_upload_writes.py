@@ -13,6 +13,7 @@ import http.client
 import io
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import pytest
 from heygen_lab import media as media_module
 from heygen_lab import uploads
 from heygen_lab.emulator import Emulator
-from heygen_lab.errors import ConfigurationError
+from heygen_lab.errors import ConfigurationError, MediaError
 from heygen_lab.media import load_media
 
 MIB = 1 << 20
@@ -115,25 +116,41 @@ def test_v3_multipart_is_written_in_blocks(tmp_path: Path,
     assert sizes.count(MIB) == 12, "the multipart encoder is read 1 MiB at a time"
 
 
-def test_direct_hashes_while_it_streams_and_sends_the_sha_at_complete(
+def test_direct_hashes_beside_the_put_and_sends_the_sha_at_complete(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _mp4(tmp_path / "d.mp4", 3 * MIB)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     media = load_media(path)
-    opens: list[bool] = []
+    opens: list[tuple[bool, str]] = []
     real_open = type(media).open
 
     def spy(self: Any, *, hashed: bool = False) -> Any:
-        opens.append(hashed)
+        opens.append((hashed, threading.current_thread().name))
         return real_open(self, hashed=hashed)
 
     monkeypatch.setattr(type(media), "open", spy)
     with Emulator() as emu, emu.client() as client:
         client.upload_asset(media, via="direct")
+        assert sorted(opens) == [(False, "MainThread"), (False, "heygen-lab-sha256")], \
+            "a file by path: the PUT sends, a read of its own on a helper thread hashes"
         client.upload_asset(load_media(path), via="v1")
         client.upload_asset(load_media(path), via="v3")
-    assert opens == [True, False, False], "one read per upload; only the PUT hashes"
+        client.upload_asset(path.read_bytes(), via="direct")
+    assert opens[2:] == [(False, "MainThread"), (False, "MainThread"), (True, "MainThread")], \
+        "v1 and v3 never hash; bytes (one stream only) are hashed as the PUT sends them"
     assert media.known_sha256 == digest
+
+
+def test_a_file_that_changes_while_it_is_hashed_fails_complete_not_silently(
+        tmp_path: Path) -> None:
+    path = _mp4(tmp_path / "d.mp4", 2 * MIB)
+    media = load_media(path)
+    with path.open("ab") as fh:
+        fh.write(b"late")
+    media.hash_ahead()
+    with pytest.raises(MediaError, match=r"changed|grew|modified"):
+        media.sha256  # noqa: B018 - the helper thread's failure is handed to whoever asks
+    assert media.known_sha256 is None
 
 
 def test_direct_init_declares_no_checksum_but_complete_does(tmp_path: Path) -> None:
