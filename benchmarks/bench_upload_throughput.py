@@ -15,10 +15,11 @@ After one untimed round at the largest size, each timed run starts from the same
 previous upload is deleted from the emulator (untimed) and dirty pages are flushed
 (``os.sync()``), so neither tool pays for the other's writeback. Prints MiB/s (best and median
 of ``--rounds``) and the ratios client / curl of the bests and of the medians. The chart shows
-the ratio of the bests by size and target: on this virtual machine a run now and then takes
-~0.7 s longer whichever tool makes it (fresh guest memory being backed by the host), and the
-best of several runs leaves that out. Whatever ``upload_asset`` does on this branch is what is
-measured::
+the ratio of the bests by size and target. Which tool goes first alternates by round: on this
+virtual machine, memory the emulator freed a while ago costs ~0.8 s per GiB to use again (the
+host backs it afresh), a cost that falls on whoever writes first after a pause; the best of
+several runs leaves the rest of such noise out. Whatever ``upload_asset`` does on this branch
+is what is measured::
 
     python benchmarks/bench_upload_throughput.py [--sizes 64,512,1024] [--rounds 5]
 
@@ -175,9 +176,10 @@ def run(sizes: list[int], rounds: int) -> str:
         for mib in sizes:
             path = sparse_mp4(root / f"upload-{mib}.mp4", mib * MIB)
             digests[path] = file_sha256(path)
-            for _ in range(rounds):
-                for target, ours, theirs in targets:  # interleaved: client, curl, client...
-                    for tool, fn in (("client", ours), ("curl", theirs)):
+            for n in range(rounds):
+                for target, ours, theirs in targets:
+                    pair = [("client", ours), ("curl", theirs)]
+                    for tool, fn in pair if n % 2 == 0 else pair[::-1]:  # who goes first alternates
                         start = time.perf_counter()
                         stored = fn(path)
                         results.setdefault((target, tool, mib), []).append(
