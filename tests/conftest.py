@@ -83,13 +83,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 _HIDDEN_KEY = pytest.StashKey[str]()
+_TOGETHER = {"tests/test_browser.py"}
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
     """``pytest -n N`` (pytest-xdist, ``--dist load``): keep each notebook's cells on one worker,
     in order (nbval runs them in one kernel; spread across workers they fail with NameError),
-    and spread everything else test by test. Another ``--dist`` is left as it is."""
+    keep the browser tests on one worker (they share one JupyterLab, one browser and one page,
+    started once), and spread everything else test by test. Another ``--dist`` is left as it
+    is."""
     if config.getvalue("dist") != "load":
         return None
     from xdist.scheduler import LoadScopeScheduling
@@ -97,6 +100,6 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
     class NotebooksTogether(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
-            return path if path.endswith(".ipynb") else nodeid
+            return path if path.endswith(".ipynb") or path in _TOGETHER else nodeid
 
     return NotebooksTogether(config, log)

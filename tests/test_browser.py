@@ -1,9 +1,11 @@
 """The walkthrough notebooks and their widgets in JupyterLab, in headless Chromium.
 
 One JupyterLab server (a subprocess on 127.0.0.1, in temporary Jupyter and IPython dirs, serving
-a temporary copy of ``notebooks/`` beside copies of ``contracts/`` and ``cassettes/``) and one
-browser serve the module. Each test opens a notebook, checks that the saved widget state shows the
-widget before anything runs, runs all cells, then works the widget with clicks as a person would.
+a temporary copy of ``notebooks/`` beside copies of ``contracts/`` and ``cassettes/``), one browser
+and one JupyterLab page serve the module (the suite keeps the module on one worker). Each test
+opens a notebook in that page as the file browser does, checks that the saved widget state shows
+the widget before anything runs, runs all cells, then works the widget with clicks as a person
+would, and closes the notebook with its kernel.
 Everything waits for a selector or a state, never for a fixed time. On failure a screenshot goes to
 the test's ``tmp_path``.
 
@@ -43,11 +45,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 TOKEN = "heygen-lab-browser-test"
 SECRET = "sk-browser-test-0123456789abcdef"
 START_TIMEOUT = 60.0
-KERNEL_IDLE = """() => {
+KERNEL_IDLE = """(path) => {
   const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
   const kernel = panel && panel.sessionContext && panel.sessionContext.session
     && panel.sessionContext.session.kernel;
-  return !!kernel && kernel.status === 'idle';
+  return !!kernel && kernel.status === 'idle' && (!path || panel.context.path === path);
 }"""
 ALL_RAN = """() => {
   const panel = window.jupyterapp.shell.currentWidget;
@@ -75,21 +77,30 @@ class Lab:
     tmp: Path
 
     def open(self, page: Any, name: str) -> None:
-        page.goto(f"{self.url}lab/tree/{name}?token={TOKEN}")
-        page.wait_for_function(KERNEL_IDLE, timeout=START_TIMEOUT * 1000)
+        """Open a notebook as a double click in the file browser does; wait for its kernel."""
+        page.evaluate("(path) => window.jupyterapp.commands.execute('docmanager:open', {path})"
+                      ".then(() => true)", name)
+        page.wait_for_function(KERNEL_IDLE, arg=name, timeout=START_TIMEOUT * 1000)
 
     def run_all(self, page: Any) -> None:
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
         page.wait_for_function(ALL_RAN, timeout=90_000)
-        page.wait_for_function(KERNEL_IDLE, timeout=60_000)
+        page.wait_for_function(KERNEL_IDLE, arg=None, timeout=60_000)
         errors = page.locator(".jp-OutputArea-output[data-mime-type="
                               "'application/vnd.jupyter.stderr'], .jp-RenderedText[data-mime-type"
                               "='application/vnd.jupyter.error']")
         assert errors.count() == 0, errors.all_inner_texts()
 
-    def shut_down_kernel(self, page: Any) -> None:
-        """Shut the notebook's kernel down as the Kernel menu does (a shutdown request)."""
-        page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+    def close(self, page: Any) -> None:
+        """Close the notebook, shutting its kernel down as "Close and Shut Down" does (the
+        shutdown is asked for, not waited on: the server stops any kernel left at the end)."""
+        page.evaluate("""() => {
+          const panel = window.jupyterapp.shell.currentWidget;
+          if (panel && panel.sessionContext) {
+            panel.sessionContext.shutdown();
+            panel.dispose();
+          }
+        }""")
 
 
 def _write_config(tmp: Path) -> None:
@@ -104,6 +115,19 @@ def _write_config(tmp: Path) -> None:
     (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     (tmp / "config" / "jupyter_server_config.json").write_text(json.dumps({
         "ServerApp": {"jpserver_extensions": {"jupyter_lsp": False}}}))
+
+
+def _trust(notebooks: Path, data_dir: Path) -> None:
+    """Saved widget views render in a trusted notebook only (else JupyterLab shows their text
+    form): sign the copies in the lab's data dir, as `jupyter trust` does once on a person's
+    machine (its notary, without a process of its own)."""
+    import nbformat
+    from nbformat.sign import NotebookNotary
+
+    notary = NotebookNotary(data_dir=str(data_dir))
+    for path in sorted(notebooks.glob("*.ipynb")):
+        notary.sign(nbformat.read(path, as_version=nbformat.NO_CONVERT))
+    notary.store.close()
 
 
 def _wait_for_server(proc: subprocess.Popen[bytes], runtime: Path, log: Path) -> str:
@@ -152,11 +176,7 @@ def lab() -> Iterator[Lab]:
                 env[var] = str(tmp / sub)
             env["JUPYTER_PLATFORM_DIRS"] = "1"
             _write_config(tmp)
-            # Saved widget views render in a trusted notebook only (else JupyterLab shows their
-            # text form): trust the copies, as `jupyter trust` does once on a person's machine.
-            subprocess.run([sys.executable, "-m", "jupyter", "trust",
-                            *map(str, sorted((tmp / "work" / "notebooks").glob("*.ipynb")))],
-                           env=env, check=True, capture_output=True, timeout=60)
+            _trust(tmp / "work" / "notebooks", tmp / "data")
             log = tmp / "server.log"
             with log.open("wb") as out:
                 proc = subprocess.Popen(
@@ -199,25 +219,35 @@ def browser(lab: Lab) -> Iterator[Any]:
             os.environ["TMPDIR"] = saved
 
 
-@pytest.fixture
-def page(lab: Lab, browser: Any, tmp_path: Path, request: pytest.FixtureRequest
-         ) -> Iterator[Any]:
-    """A fresh page; a failing test leaves ``failure.png`` (the whole page) in its tmp_path."""
-    failed_before = request.session.testsfailed
+@pytest.fixture(scope="module")
+def jupyterlab(lab: Lab, browser: Any) -> Iterator[Any]:
+    """JupyterLab loaded once in one page, as a person keeps one tab open."""
     context = browser.new_context(viewport={"width": 1280, "height": 1400})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
     try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(f"{lab.url}lab?token={TOKEN}")
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.restored")
+        page.evaluate("() => window.jupyterapp.restored.then(() => true)")
         yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(lab: Lab, jupyterlab: Any, tmp_path: Path, request: pytest.FixtureRequest
+         ) -> Iterator[Any]:
+    """The JupyterLab page; the test's notebook is closed after it, and a failing test leaves
+    ``failure.png`` (the whole page) in its tmp_path."""
+    failed_before = request.session.testsfailed
+    try:
+        yield jupyterlab
     finally:
         if request.session.testsfailed > failed_before:  # counted before teardown runs
             with contextlib.suppress(Exception):
-                page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+                jupyterlab.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
         with contextlib.suppress(Exception):
-            lab.shut_down_kernel(page)
-            page.wait_for_function("() => !window.jupyterapp.shell.currentWidget"
-                                   ".sessionContext.session", timeout=20_000)
-        context.close()
+            lab.close(jupyterlab)
 
 
 def _widget(page: Any, cls: str) -> Any:
