@@ -31,3 +31,14 @@ def test_plugin_import_is_cheap() -> None:
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_run_check_takes_directories_as_strings() -> None:
+    from pathlib import Path
+
+    from heygen_lab.contracts import run_check
+
+    root = Path(__file__).resolve().parent.parent
+    report = run_check(mode="replay", contracts_dir=str(root / "contracts"),
+                       cassette_dir=str(root / "cassettes"), only=["upload-v1/raw-jpeg"])
+    assert [r.verdict for r in report.results] == ["pass"]

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -73,8 +74,8 @@ def make_target(mode: str, *, plan: str | None = None, cassette_dir: Path | None
 def run_check(
     *,
     mode: str = "emulator",
-    contracts_dir: Path | None = None,
-    cassette_dir: Path | None = None,
+    contracts_dir: str | os.PathLike[str] | None = None,
+    cassette_dir: str | os.PathLike[str] | None = None,
     plan: str | None = None,
     allow_billed: bool = False,
     only: Iterable[str] = (),
@@ -92,8 +93,8 @@ def run_check(
     With ``record="emulator"`` or ``record="live"`` the cases run against that target while
     their cassettes are (re)written.
     """
-    contracts_dir = contracts_dir or default_dir("contracts")
-    cassette_dir = cassette_dir or default_dir("cassettes")
+    contracts_dir = Path(contracts_dir) if contracts_dir else default_dir("contracts")
+    cassette_dir = Path(cassette_dir) if cassette_dir else default_dir("cassettes")
     if record is not None and is_packaged(cassette_dir):
         raise ConfigurationError(
             f"refusing to record into {cassette_dir}: those are the cassettes installed with "
