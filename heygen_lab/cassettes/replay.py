@@ -73,6 +73,14 @@ class IndexedCassette(Cassette):  # type: ignore[misc]
         self._unkeyed: list[int] = []  # stored requests whose key could not be computed
         self._indexed: list[Any] = []  # the data entries indexed so far, in order
         self._last: tuple[Request, object, str, str, Request] | None = None
+        self._matched: tuple[Request, int, list[tuple[int, Any]]] | None = None
+
+    def _load(self) -> None:
+        """Read the file, then index what it holds: a cost of loading the cassette (O(n), once),
+        not of its first request. Interactions recorded later are indexed as they come."""
+        super()._load()
+        if self._key_functions:
+            self._refresh()
 
     # -- the hooks, once per request ----------------------------------------------------------
 
@@ -129,11 +137,16 @@ class IndexedCassette(Cassette):  # type: ignore[misc]
         return list(bucket)
 
     def _responses(self, request: Request) -> Iterator[tuple[int, Any]]:
+        # vcrpy asks twice per request (``request in cassette``, then ``play_response``): the
+        # matches of the last request are kept until another request or a recording comes.
         request = self._filtered(request)
-        for index in self._candidates(request):
-            stored_request, response = self.data[index]
-            if requests_match(request, stored_request, self._match_on):
-                yield index, response
+        last = self._matched
+        if last is not None and last[0] is request and last[1] == len(self.data):
+            return iter(last[2])
+        found = [(index, self.data[index][1]) for index in self._candidates(request)
+                 if requests_match(request, self.data[index][0], self._match_on)]
+        self._matched = (request, len(self.data), found)
+        return iter(found)
 
 
 class IndexedVCR(vcr.VCR):  # type: ignore[misc]
