@@ -12,6 +12,12 @@ from pathlib import Path
 
 import pytest
 
+# What the inner sessions use, imported once here: pytester's in-process runs forget every module
+# a run imported, so each run would import (and assertion-rewrite) the emulator, its spec and
+# jsonschema anew, about a second a run.
+import heygen_lab.client
+import heygen_lab.contracts.runner
+import heygen_lab.emulator  # noqa: F401
 from heygen_lab import pytest_plugin
 from heygen_lab.cassettes.network import NetworkBlocked, block_network, is_loopback
 from heygen_lab.cassettes.vcr_fixture import RECORD_MODES, cassette_name
