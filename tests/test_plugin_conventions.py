@@ -14,10 +14,13 @@ import pytest
 
 # What the inner sessions use, imported once here: pytester's in-process runs forget every module
 # a run imported, so each run would import (and assertion-rewrite) the emulator, its spec and
-# jsonschema anew, about a second a run.
+# jsonschema anew, about a second a run. And the emulator's handler families register themselves
+# in a registry that outlives such a run: imported (first) inside one, they would be imported,
+# and registered, a second time by whatever imports them next in this process.
 import heygen_lab.client
 import heygen_lab.contracts.runner
-import heygen_lab.emulator  # noqa: F401
+import heygen_lab.emulator
+import heygen_lab.emulator.families  # noqa: F401
 from heygen_lab import pytest_plugin
 from heygen_lab.cassettes.network import NetworkBlocked, block_network, is_loopback
 from heygen_lab.cassettes.vcr_fixture import RECORD_MODES, cassette_name
