@@ -67,8 +67,9 @@ class LoopbackServer:
 
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
         self.base = f"http://127.0.0.1:{self._server.server_port}"
+        # close() waits for the serving loop's next poll: 5 ms, as the emulator's own servers
         self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+                                        kwargs={"poll_interval": 0.005}, daemon=True)
         self._thread.start()
 
     def _app(self, environ: dict[str, Any], start_response: Any) -> Any:

@@ -18,7 +18,6 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -252,9 +251,11 @@ def test_auto_uses_direct_above_32_mib(emulator: Emulator, big_file: Path) -> No
     assert stored.sha256 == digest.hexdigest()
 
 
-@contextmanager
+@pytest.fixture(scope="module")
 def served_emulator() -> Iterator[dict[str, str]]:
-    """``heygen-lab serve`` in a child process: its allocations stay out of this process."""
+    """``heygen-lab serve`` in a child process: its allocations stay out of this process.
+
+    One for the module: the routes' big uploads share it (a child costs a second to start)."""
     code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
             "from heygen_lab.cli import main; sys.exit(main(sys.argv[1:]))")
     proc = subprocess.Popen([sys.executable, "-c", code, "serve", "--api-port", "0"],
@@ -274,8 +275,9 @@ def served_emulator() -> Iterator[dict[str, str]]:
 
 
 @pytest.mark.parametrize("via", ["v1", "direct"])
-def test_a_big_upload_streams_instead_of_loading_the_file(big_file: Path, via: str) -> None:
-    with served_emulator() as env, HeyGenClient(env=env) as client:
+def test_a_big_upload_streams_instead_of_loading_the_file(served_emulator: dict[str, str],
+                                                          big_file: Path, via: str) -> None:
+    with HeyGenClient(env=served_emulator) as client:
         client.upload_asset(ROOT / "contracts" / "media" / "tiny.jpg", via=via)  # warm up
         tracemalloc.start()
         try:

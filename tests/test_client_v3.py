@@ -108,7 +108,8 @@ def stub() -> Iterator[Stub]:
     app = Stub()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     app.base = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
+    # shutdown() waits for the serving loop's next poll: 5 ms, as the emulator's own servers
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.005},
                               daemon=True)
     thread.start()
     try:

@@ -12,6 +12,15 @@ from pathlib import Path
 
 import pytest
 
+# What the inner sessions use, imported once here: pytester's in-process runs forget every module
+# a run imported, so each run would import (and assertion-rewrite) the emulator, its spec and
+# jsonschema anew, about a second a run. And the emulator's handler families register themselves
+# in a registry that outlives such a run: imported (first) inside one, they would be imported,
+# and registered, a second time by whatever imports them next in this process.
+import heygen_lab.client
+import heygen_lab.contracts.runner
+import heygen_lab.emulator
+import heygen_lab.emulator.families  # noqa: F401
 from heygen_lab import pytest_plugin
 from heygen_lab.cassettes.network import NetworkBlocked, block_network, is_loopback
 from heygen_lab.cassettes.vcr_fixture import RECORD_MODES, cassette_name
@@ -421,15 +430,32 @@ def test_xdist_each_worker_has_its_own_emulator_and_recordings_do_not_collide(
         pytester: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
     pytester.makeconftest(VCR_CONFTEST)
-    body = "\n".join(f"""
-def test_upload_{n}(heygen_vcr, heygen_client):
+    upload = f"""
+def test_{{name}}(heygen_vcr, heygen_client):
     asset = heygen_client.upload_asset({str(MEDIA / "tiny.jpg")!r}, via="v3")
-    assert asset.id == FIRST_ID  # the first id of a fresh emulator: it was reset
-""" for n in range(6))
-    pytester.makepyfile(test_many=body.replace("FIRST_ID", repr(first_id())))
-    quick = ("-n", "2", "-p", "no:nbval")  # workers start faster without nbval's imports
-    result = pytester.runpytest(*quick, "--heygen-record-mode", "once")
-    result.assert_outcomes(passed=6)
+    assert asset.id == {first_id()!r}  # the first id of a fresh emulator: it was reset
+"""
+    recording = "import pytest\n" + "\n".join(
+        '@pytest.mark.heygen_vcr(record_mode="once")' + upload.format(name=f"upload_{n}")
+        for n in range(6))
+    replaying = "\n".join(upload.format(name=f"replay_{n}") for n in range(6))
+    pytester.makepyfile(test_many=recording, test_replayed=replaying)
+    # test_replayed's cassettes, recorded here, in process: the parallel run below replays them
+    pytester.runpytest("--heygen-record-mode", "once", "test_replayed.py").assert_outcomes(
+        passed=6)
+    replayed = {p.name: p.read_bytes()
+                for p in (pytester.path / "cassettes" / "test_replayed").iterdir()}
+    assert len(replayed) == 6
+    # One parallel run: test_many records (its marker), test_replayed replays (the default mode,
+    # the network blocked), each worker with its own emulator. Worker processes start faster
+    # without the plugins this project has no use for.
+    quick = ("-n", "2", "-p", "no:nbval", "-p", "no:hypothesispytest", "-p", "no:anyio")
+    result = pytester.runpytest(*quick)
+    result.assert_outcomes(passed=12)
+    result.stdout.fnmatch_lines(["*created: 2/2 workers*"])
     recorded = sorted(p.name for p in (pytester.path / "cassettes" / "test_many").iterdir())
     assert recorded == [f"test_upload_{n}.yaml" for n in range(6)]  # and no temp files
-    pytester.runpytest(*quick).assert_outcomes(passed=6)  # replayed, in parallel
+    assert {p.name: p.read_bytes()
+            for p in (pytester.path / "cassettes" / "test_replayed").iterdir()} == replayed
+    # and what the workers recorded replays
+    pytester.runpytest("--heygen-record-mode", "none", "test_many.py").assert_outcomes(passed=6)

@@ -312,33 +312,6 @@ def test_no_part_shows_a_null_tooltip(make: Any) -> None:
         widget.close()
 
 
-def test_the_emulator_stops_when_the_kernel_shuts_down(jpeg: Path) -> None:
-    """A notebook leaves its widgets open; the widget's emulator (and its storage) still goes
-    when the kernel ends."""
-    manager = pytest.importorskip("jupyter_client.manager")
-    printed: list[str] = []
-
-    def on_output(msg: dict[str, Any]) -> None:
-        if msg["msg_type"] == "stream":
-            printed.append(msg["content"]["text"])
-
-    km, kc = manager.start_new_kernel(kernel_name="python3")
-    try:
-        code = ("from heygen_lab.widgets import UploadWidget\n"
-                f"w = UploadWidget()\nw.upload_bytes('tiny.jpg', {jpeg.read_bytes()!r})\n"
-                "print(w._emu.storage_dir, w._emu.api_base)")
-        reply = kc.execute_interactive(code, timeout=60, output_hook=on_output)
-        assert reply["content"]["status"] == "ok"
-        storage, api_base = "".join(printed).split()
-        assert Path(storage).is_dir()
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=False)  # a shutdown request, as JupyterLab sends one
-    assert not Path(storage).exists()
-    with pytest.raises(requests.ConnectionError):
-        requests.get(api_base + "/v3/users/me", timeout=5)
-
-
 def test_close_stops_the_embedded_emulator(jpeg: Path) -> None:
     widget = UploadWidget()
     widget.upload_bytes("tiny.jpg", jpeg.read_bytes())
@@ -669,53 +642,114 @@ def test_browser_reads_the_environment_key_out_of_bodies(tmp_path: Path,
 
 
 # ====================================================================== in a real kernel
-def test_a_frontend_can_choose_a_file_and_click_upload_in_a_kernel(media_dir: Path) -> None:
+class Kernels:
+    """Python kernels for the tests below, one at a time: starting one (ipykernel, then the
+    widgets' imports in it) costs seconds, so a test takes the running one when it can; a test
+    that shuts its kernel down takes it out (the file order puts that test last)."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+        self.running: tuple[Any, Any] | None = None
+
+    def get(self) -> tuple[Any, Any]:
+        """(KernelManager, its BlockingKernelClient), alive."""
+        if self.running is None or not self.running[0].is_alive():
+            self.close()
+            manager = pytest.importorskip("jupyter_client.manager")
+            self.running = manager.start_new_kernel(kernel_name="python3", cwd=str(self.cwd))
+        return self.running
+
+    def take(self) -> tuple[Any, Any]:
+        """The kernel to own: the caller shuts it down."""
+        km_kc = self.get()
+        self.running = None
+        return km_kc
+
+    def close(self) -> None:
+        if self.running is not None:
+            km, kc = self.running
+            self.running = None
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+
+
+@pytest.fixture(scope="module")
+def kernels(media_dir: Path) -> Iterator[Kernels]:
+    kernels = Kernels(cwd=media_dir)
+    yield kernels
+    kernels.close()
+
+
+def test_a_frontend_can_choose_a_file_and_click_upload_in_a_kernel(kernels: Kernels,
+                                                                   media_dir: Path) -> None:
     """What JupyterLab does, as comm messages: set FileUpload's value, click Upload.
 
     The kernel handles shell messages in order, so the print after the click sees its result.
     """
-    manager = pytest.importorskip("jupyter_client.manager")
-    km, kc = manager.start_new_kernel(kernel_name="python3", cwd=str(media_dir))
+    _, kc = kernels.get()
+
+    def execute(code: str) -> list[dict[str, Any]]:
+        msg_id = kc.execute(code)
+        seen = []
+        while True:
+            msg = kc.get_iopub_msg(timeout=60)
+            seen.append(msg)
+            if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status"
+                    and msg["content"]["execution_state"] == "idle"):
+                return seen
+
+    def comm(comm_id: str, data: dict[str, Any], buffers: list[bytes] | None = None) -> None:
+        msg = kc.session.msg("comm_msg", {"comm_id": comm_id, "data": data})
+        kc.session.send(kc.shell_channel.socket, msg, buffers=buffers or [])
+
+    opened = execute("from heygen_lab.widgets import UploadWidget\n"
+                     "w = UploadWidget()\ndisplay(w)")
+    models: dict[str, str] = {}
+    for msg in opened:
+        if msg["msg_type"] == "comm_open":
+            name = msg["content"]["data"]["state"]["_model_name"]
+            models.setdefault(name, msg["content"]["comm_id"])
+    data = (media_dir / "tiny.jpg").read_bytes()
+    entry = {"name": "tiny.jpg", "type": "image/jpeg", "size": len(data),
+             "last_modified": 1_700_000_000_000}
+    comm(models["FileUploadModel"], {"method": "update", "state": {"value": [entry]},
+                                     "buffer_paths": [["value", 0, "content"]]}, [data])
+    comm(models["ButtonModel"], {"method": "custom", "content": {"event": "click"}})
+    after = execute("print(type(w.result).__name__, w.result.mime_type, w.progress.value)\n"
+                    "w.close()")
+    printed = "".join(m["content"]["text"] for m in after if m["msg_type"] == "stream"
+                      and m["content"]["name"] == "stdout")
+    assert printed == "Asset image/jpeg 100\n"
+    cards = [json.dumps(m["content"]["data"]["state"]["outputs"]) for m in after
+             if m["msg_type"] == "comm_msg"
+             and "outputs" in m["content"]["data"].get("state", {})]
+    assert any("Uploaded tiny.jpg to the emulator" in card for card in cards)
+
+
+def test_the_emulator_stops_when_the_kernel_shuts_down(kernels: Kernels, jpeg: Path) -> None:
+    """A notebook leaves its widgets open; the widget's emulator (and its storage) still goes
+    when the kernel ends."""
+    printed: list[str] = []
+
+    def on_output(msg: dict[str, Any]) -> None:
+        if msg["msg_type"] == "stream":
+            printed.append(msg["content"]["text"])
+
+    km, kc = kernels.take()  # this test shuts it down
     try:
-        def execute(code: str) -> list[dict[str, Any]]:
-            msg_id = kc.execute(code)
-            seen = []
-            while True:
-                msg = kc.get_iopub_msg(timeout=60)
-                seen.append(msg)
-                if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status"
-                        and msg["content"]["execution_state"] == "idle"):
-                    return seen
-
-        def comm(comm_id: str, data: dict[str, Any], buffers: list[bytes] | None = None) -> None:
-            msg = kc.session.msg("comm_msg", {"comm_id": comm_id, "data": data})
-            kc.session.send(kc.shell_channel.socket, msg, buffers=buffers or [])
-
-        opened = execute("from heygen_lab.widgets import UploadWidget\n"
-                         "w = UploadWidget()\ndisplay(w)")
-        models: dict[str, str] = {}
-        for msg in opened:
-            if msg["msg_type"] == "comm_open":
-                name = msg["content"]["data"]["state"]["_model_name"]
-                models.setdefault(name, msg["content"]["comm_id"])
-        data = (media_dir / "tiny.jpg").read_bytes()
-        entry = {"name": "tiny.jpg", "type": "image/jpeg", "size": len(data),
-                 "last_modified": 1_700_000_000_000}
-        comm(models["FileUploadModel"], {"method": "update", "state": {"value": [entry]},
-                                         "buffer_paths": [["value", 0, "content"]]}, [data])
-        comm(models["ButtonModel"], {"method": "custom", "content": {"event": "click"}})
-        after = execute("print(type(w.result).__name__, w.result.mime_type, w.progress.value)\n"
-                        "w.close()")
-        printed = "".join(m["content"]["text"] for m in after if m["msg_type"] == "stream"
-                          and m["content"]["name"] == "stdout")
-        assert printed == "Asset image/jpeg 100\n"
-        cards = [json.dumps(m["content"]["data"]["state"]["outputs"]) for m in after
-                 if m["msg_type"] == "comm_msg"
-                 and "outputs" in m["content"]["data"].get("state", {})]
-        assert any("Uploaded tiny.jpg to the emulator" in card for card in cards)
+        code = ("from heygen_lab.widgets import UploadWidget\n"
+                f"w = UploadWidget()\nw.upload_bytes('tiny.jpg', {jpeg.read_bytes()!r})\n"
+                "print(w._emu.storage_dir, w._emu.api_base)")
+        reply = kc.execute_interactive(code, timeout=60, output_hook=on_output)
+        assert reply["content"]["status"] == "ok"
+        storage, api_base = "".join(printed).split()
+        assert Path(storage).is_dir()
     finally:
         kc.stop_channels()
-        km.shutdown_kernel(now=True)
+        km.shutdown_kernel(now=False)  # a shutdown request, as JupyterLab sends one
+    assert not Path(storage).exists()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(api_base + "/v3/users/me", timeout=5)
 
 
 def test_stop_emulator_removes_its_storage_and_the_next_upload_starts_anew(
