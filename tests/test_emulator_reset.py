@@ -77,3 +77,21 @@ def test_reset_on_a_given_storage_dir_clears_only_what_the_emulator_stores(
         assert not list((tmp_path / "objects").iterdir())
         with emu.client() as client:  # still serves uploads after the reset
             assert client.upload_asset(MEDIA / "tiny.png", via="v1").id in emu.state.assets
+
+
+def test_the_handlers_survive_their_modules_being_imported_again() -> None:
+    """pytester's in-process runs forget modules imported during the run; importing the
+    families again registers the same handlers again, which must not be an error."""
+    import importlib
+    import sys
+
+    from heygen_lab.emulator import Emulator, http
+
+    rules = {host: len(r) for host, r in http._RULES.items()}
+    handlers = dict(http.V3_HANDLERS)
+    for name in [m for m in sys.modules if m.startswith("heygen_lab.emulator.families")]:
+        importlib.reload(sys.modules[name])
+    assert {host: len(r) for host, r in http._RULES.items()} == rules
+    assert http.V3_HANDLERS.keys() == handlers.keys()
+    with Emulator() as emu, emu.client() as client:
+        assert client.me()

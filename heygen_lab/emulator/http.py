@@ -90,11 +90,19 @@ def v3(*operations: str) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         for name in operations:
             spec[name]  # a typo in a name fails at import, listing the valid names
-            if name in V3_HANDLERS:
-                raise RuntimeError(f"two emulator handlers for {name}")
-            V3_HANDLERS[name] = handler
+            known = V3_HANDLERS.get(name)
+            if known is not None and _where(known) != _where(handler):
+                raise RuntimeError(f"two emulator handlers for {name}: {_where(known)} and "
+                                   f"{_where(handler)}")
+            V3_HANDLERS[name] = handler  # the same handler again: its module was imported anew
         return handler
     return register
+
+
+def _where(handler: Handler) -> str:
+    """A handler's place in the source: the same after its module is imported again (as
+    pytester does after an in-process run, or importlib.reload)."""
+    return f"{handler.__module__}.{handler.__qualname__}"
 
 
 @functools.cache
@@ -109,8 +117,10 @@ def legacy(host: ServedHost, path: str, methods: Iterable[str] | None = None, *,
            public: bool = False) -> Callable[[Handler], Handler]:
     """Register a handler for a legacy (v1/v2) or internal route on one host."""
     def register(handler: Handler) -> Handler:
-        _RULES[host].append(Rule(path, endpoint=handler,
-                                 methods=list(methods) if methods else None))
+        rules = _RULES[host]
+        rules[:] = [r for r in rules  # the same rule again: its module was imported anew
+                    if (r.rule, _where(r.endpoint)) != (path, _where(handler))]
+        rules.append(Rule(path, endpoint=handler, methods=list(methods) if methods else None))
         if public:
             _PUBLIC.add(handler)
         return handler
