@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from jsonschema import Draft202012Validator
-
 from heygen_lab.spec import Operation, to_json_schema
 
 from .clock import DEFAULT_EPOCH
@@ -43,6 +41,8 @@ def _token(seed: str, name: str) -> str:
 
 
 def _valid(schema: Mapping[str, Any], value: Any) -> bool:
+    from jsonschema import Draft202012Validator  # when first needed: a costly import
+
     return bool(Draft202012Validator(schema).is_valid(value))
 
 
