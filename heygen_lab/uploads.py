@@ -99,14 +99,14 @@ class Blocks:
     so requests sends ``Content-Length`` (not chunked) and urllib3 writes block by block."""
 
     def __init__(self, body: Any, length: int) -> None:
-        self._body, self._length = body, length
+        self.source, self._length = body, length
         self.block = block_size(length)
 
     def __len__(self) -> int:
         return self._length
 
     def __iter__(self) -> Iterator[bytes]:
-        while block := self._body.read(self.block):
+        while block := self.source.read(self.block):
             yield block
 
 

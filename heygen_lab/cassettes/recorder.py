@@ -49,6 +49,7 @@ from heygen_lab.cassettes.gate import (
     scan_for_secrets,
 )
 from heygen_lab.errors import ConfigurationError, HeyGenError
+from heygen_lab.uploads import Blocks
 
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query", MATCHER_NAME)
 FILTERED_HEADERS = ("X-Api-Key", "Authorization", "Cookie")
@@ -529,6 +530,8 @@ def _install_streaming() -> None:
         def request(self: Any, method: str, url: str, body: Any = None,
                     headers: Any = None, *args: Any, **kwargs: Any) -> None:
             cassette = getattr(self, "cassette", None)
+            if isinstance(body, Blocks):  # an upload's file body: read as the file it is
+                body = body.source
             if not (hasattr(body, "read")
                     and isinstance(getattr(cassette, "_persister", None), CassettePersister)):
                 original(self, method, url, body, headers, *args, **kwargs)
