@@ -13,10 +13,8 @@ from pathlib import Path
 import pytest
 
 # What the inner sessions use, imported once here: pytester's in-process runs forget every module
-# a run imported, so each run would import (and assertion-rewrite) the emulator, its spec and
-# jsonschema anew, about a second a run. And the emulator's handler families register themselves
-# in a registry that outlives such a run: imported (first) inside one, they would be imported,
-# and registered, a second time by whatever imports them next in this process.
+# a run imported, so each run would import (and assertion-rewrite) the emulator, its handler
+# families, its spec and jsonschema anew, about a second a run.
 import heygen_lab.client
 import heygen_lab.contracts.runner
 import heygen_lab.emulator
