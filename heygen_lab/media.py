@@ -23,6 +23,7 @@ import hashlib
 import io
 import os
 import stat
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Collection, Iterator
@@ -173,8 +174,9 @@ class Media:
             answer = digest.pending = Future()
 
         def learn() -> None:
-            with suppress(AttributeError, OSError):  # background work: the send goes first
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+            if sys.platform.startswith("linux"):  # a thread's own priority (its id is a TID)
+                with suppress(AttributeError, OSError):  # background work: the send goes first
+                    os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
             try:
                 answer.set_result(self._read_sha256())
             except BaseException as exc:  # handed to whoever asks for .sha256
