@@ -286,8 +286,9 @@ def test_a_big_upload_streams_instead_of_loading_the_file(served_emulator: dict[
         finally:
             tracemalloc.stop()
     assert asset.size == 33 * MIB
-    # A few 1 MiB blocks in flight (direct: the PUT's and the hashing read's), never the file.
-    assert peak < 6 * MIB, f"peak Python allocation {peak} bytes for a 33 MiB upload"
+    # A few 1 MiB blocks in flight (direct: the PUT's and the hashing read's; ~4 MiB), never
+    # the file.
+    assert peak < 8 * MIB, f"peak Python allocation {peak} bytes for a 33 MiB upload"
 
 
 @pytest.mark.parametrize("via, parts", [("v1-multipart-file", ["file"]),
