@@ -80,18 +80,36 @@ def test_reset_on_a_given_storage_dir_clears_only_what_the_emulator_stores(
 
 
 def test_the_handlers_survive_their_modules_being_imported_again() -> None:
-    """pytester's in-process runs forget modules imported during the run; importing the
-    families again registers the same handlers again, which must not be an error."""
+    """pytester's in-process runs forget modules imported during the run, so the families can
+    be imported anew in a process that has them registered: the same handlers registered again
+    is not an error, and nothing is registered twice. (Done as pytester does, and undone: the
+    rest of this process keeps the modules it had.)"""
     import importlib
     import sys
 
+    import heygen_lab.emulator
     from heygen_lab.emulator import Emulator, http
 
-    rules = {host: len(r) for host, r in http._RULES.items()}
-    handlers = dict(http.V3_HANDLERS)
-    for name in [m for m in sys.modules if m.startswith("heygen_lab.emulator.families")]:
-        importlib.reload(sys.modules[name])
-    assert {host: len(r) for host, r in http._RULES.items()} == rules
-    assert http.V3_HANDLERS.keys() == handlers.keys()
-    with Emulator() as emu, emu.client() as client:
-        assert client.me()
+    modules = {m: sys.modules[m] for m in list(sys.modules)
+               if m.startswith("heygen_lab.emulator.families")}
+    handlers, public = dict(http.V3_HANDLERS), set(http._PUBLIC)
+    rules = {host: list(r) for host, r in http._RULES.items()}
+    try:
+        for name in modules:
+            del sys.modules[name]
+        importlib.import_module("heygen_lab.emulator.families")
+        assert {host: len(r) for host, r in http._RULES.items()} == {
+            host: len(r) for host, r in rules.items()}
+        assert http.V3_HANDLERS.keys() == handlers.keys()
+        assert all(http.V3_HANDLERS[n] is not h for n, h in handlers.items())  # the new ones
+        with Emulator() as emu, emu.client() as client:
+            assert client.me()
+    finally:
+        sys.modules.update(modules)
+        heygen_lab.emulator.families = modules["heygen_lab.emulator.families"]  # type: ignore[attr-defined]
+        http.V3_HANDLERS.clear()
+        http.V3_HANDLERS.update(handlers)
+        http._PUBLIC.clear()
+        http._PUBLIC.update(public)
+        for host, kept in rules.items():
+            http._RULES[host][:] = kept
