@@ -29,6 +29,21 @@ def v3_call(emu: Any, method: str, path: str, status: int = 200, **kwargs: Any) 
     return r.json()
 
 
+def v3_pages(emu: Any, path: str, limit: int = 2) -> list[Any]:
+    """Every item of a v3 list, read page by page (``limit`` per page, token to token): no
+    page holds more than ``limit``, and the last one has no ``next_token``."""
+    items: list[Any] = []
+    token = ""
+    while True:
+        page = v3_call(emu, "GET", f"{path}?limit={limit}&token={token}")
+        assert len(page["data"]) <= limit
+        items += page["data"]
+        if not page["has_more"]:
+            assert page["next_token"] is None
+            return items
+        token = page["next_token"]
+
+
 def v3_error(emu: Any, method: str, path: str, status: int, **kwargs: Any) -> tuple[str, Any]:
     """(code, param) of a v3 error answer."""
     err = v3_call(emu, method, path, status, **kwargs)["error"]

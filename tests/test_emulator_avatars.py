@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import requests
-from _support import v3_call, v3_error
+from _support import v3_call, v3_error, v3_pages
 from requests_toolbelt import MultipartEncoder
 
 from heygen_lab.emulator import DEMO_KEY, Emulator, ManualClock
@@ -157,16 +157,7 @@ def test_a_photo_avatar_from_an_uploaded_asset(emu: Emulator) -> None:
 # ---------------------------------------------------------------- lists
 def test_lists_paginate_and_filter(emu: Emulator) -> None:
     made = [create(emu, body) for body in (PHOTO, TWIN, PROMPT)]
-    seen: list[str] = []
-    token = ""
-    while True:
-        page = call(emu, "GET", f"/v3/avatars?limit=2&token={token}")
-        assert len(page["data"]) <= 2
-        seen += [g["id"] for g in page["data"]]
-        if not page["has_more"]:
-            assert page["next_token"] is None
-            break
-        token = page["next_token"]
+    seen = [g["id"] for g in v3_pages(emu, "/v3/avatars")]
     assert seen == [f"group_{a}" for a in PUBLIC_LOOKS] + [g["id"] for g, _ in made]
     private = call(emu, "GET", "/v3/avatars/looks?ownership=private")["data"]
     assert [lk["id"] for lk in private] == [lk["id"] for _, lk in made]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import requests
-from _support import v3_call, v3_error
+from _support import v3_call, v3_error, v3_pages
 
 from heygen_lab.emulator import DEMO_KEY, Emulator, ManualClock, sniff_mime
 from heygen_lab.emulator.state import VOICES
@@ -113,16 +113,7 @@ def test_speech_has_word_timestamps_and_served_audio(emu: Emulator) -> None:
 # ---------------------------------------------------------------- lists
 def test_voices_paginate(emu: Emulator) -> None:
     call(emu, "POST", "/v3/voices", json={"prompt": "anything"})
-    seen: list[str] = []
-    token = ""
-    while True:
-        page = call(emu, "GET", f"/v3/voices?limit=2&token={token}")
-        assert len(page["data"]) <= 2
-        seen += ids(page)
-        if not page["has_more"]:
-            assert page["next_token"] is None
-            break
-        token = page["next_token"]
+    seen = [v["voice_id"] for v in v3_pages(emu, "/v3/voices")]
     assert seen == ids(call(emu, "GET", "/v3/voices?limit=100"))
     assert len(seen) == len(PUBLIC) + 3
 

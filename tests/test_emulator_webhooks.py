@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import requests
-from _support import v3_call, v3_error
+from _support import v3_call, v3_error, v3_pages
 
 from heygen_lab.emulator import DEMO_KEY, Emulator, ManualClock
 from heygen_lab.spec import load_spec
@@ -62,16 +62,7 @@ def test_rotating_the_secret_replaces_it(emu: Emulator) -> None:
 def test_endpoints_paginate(emu: Emulator) -> None:
     made = [call(emu, "POST", ENDPOINTS, json={"url": f"https://example.com/{i}"})["data"]
             for i in range(5)]
-    seen: list[str] = []
-    token = ""
-    while True:
-        page = call(emu, "GET", f"{ENDPOINTS}?limit=2&token={token}")
-        assert len(page["data"]) <= 2
-        seen += [e["endpoint_id"] for e in page["data"]]
-        if not page["has_more"]:
-            assert page["next_token"] is None
-            break
-        token = page["next_token"]
+    seen = [e["endpoint_id"] for e in v3_pages(emu, ENDPOINTS)]
     assert seen == [e["endpoint_id"] for e in made]
 
 
