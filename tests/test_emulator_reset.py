@@ -113,3 +113,4 @@ def test_the_handlers_survive_their_modules_being_imported_again() -> None:
         http._PUBLIC.update(public)
         for host, kept in rules.items():
             http._RULES[host][:] = kept
+        http._url_maps.cache_clear()

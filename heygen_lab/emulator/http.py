@@ -107,9 +107,9 @@ def _where(handler: Handler) -> str:
 
 @functools.cache
 def _url_maps() -> dict[ServedHost, Map]:
-    """One werkzeug Map per host, built once per process (after every family registered):
-    werkzeug compiles code for each rule when its Map is made, ~8 ms an emulator otherwise.
-    A Map is only read when requests are matched, so emulators share them."""
+    """One werkzeug Map per host, built when the first emulator after a registration needs
+    it: werkzeug compiles code for each rule when its Map is made, ~8 ms an emulator
+    otherwise. A Map is only read when requests are matched, so emulators share them."""
     return {host: Map([r.empty() for r in rules]) for host, rules in _RULES.items()}
 
 
@@ -121,6 +121,7 @@ def legacy(host: ServedHost, path: str, methods: Iterable[str] | None = None, *,
         rules[:] = [r for r in rules  # the same rule again: its module was imported anew
                     if (r.rule, _where(r.endpoint)) != (path, _where(handler))]
         rules.append(Rule(path, endpoint=handler, methods=list(methods) if methods else None))
+        _url_maps.cache_clear()  # emulators made from now on route by the rules as they are
         if public:
             _PUBLIC.add(handler)
         return handler
