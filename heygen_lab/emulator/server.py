@@ -34,8 +34,8 @@ __all__ = ["DEMO_KEY", "Emulator", "HeldAsset"]
 #: The API key every emulator accepts unless told otherwise.
 DEMO_KEY: Final = "emulator-demo-key"
 _log = logging.getLogger("heygen_lab.emulator")
-#: How often an idle server looks for a shutdown request: stop() waits at most this long
-#: (socketserver's 0.5 s default made every emulator stop cost a visible pause).
+#: How often an idle server looks for a shutdown request. stop() wakes each loop with a
+#: connection, so this only bounds the wait when that connection cannot be made.
 _POLL_INTERVAL: Final = 0.005
 
 
