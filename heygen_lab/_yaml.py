@@ -61,60 +61,50 @@ class _StrictLoader(_Base):  # type: ignore[misc]
         return result
 
 
-def _check_graph(root: yaml.Node) -> tuple[int, str] | None:
-    """(line, problem) when aliases expand too far, refer to themselves, or nest too deep."""
-    sizes: dict[int, int] = {}
-    unique = 0
-    # Iterative post-order walk: a 30,000-deep document must not exhaust Python's stack.
-    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
-    active: set[int] = set()
-    while stack:
-        node, depth, done = stack.pop()
-        key = id(node)
-        children = _children(node)
-        if done:
-            active.discard(key)
-            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
-            if sizes[key] - unique > MAX_EXPANDED_NODES:
-                return (node.start_mark.line + 1,
-                        f"aliases expand to more than {MAX_EXPANDED_NODES} extra nodes "
-                        "(an alias bomb?); write the values out or use fewer aliases")
-            continue
-        if key in sizes:
-            continue
-        if key in active:
-            return node.start_mark.line + 1, "an alias refers to its own anchor (a cycle)"
-        if depth > MAX_DEPTH:
-            return (node.start_mark.line + 1,
-                    f"nested deeper than {MAX_DEPTH} levels; flatten the document")
-        active.add(key)
-        unique += 1
-        stack.append((node, depth, True))
-        stack.extend((c, depth + 1, False) for c in children if id(c) not in sizes)
-    return None
+def _check_events(text: str, where: str) -> None:
+    """Refuse deep nesting, alias bombs and self-referring aliases from the parser's events,
+    before any node exists: libyaml's composer recurses in C (a few thousand ``[`` would crash
+    the interpreter, not raise), and an alias bomb is small until it is expanded.
 
-
-def _check_depth(text: str, where: str) -> None:
-    """Refuse deep nesting from the event stream, before any node exists: libyaml's composer
-    recurses in C, and a few thousand ``[`` would crash the interpreter, not raise."""
-    depth = 0
+    One pass: each collection counts its nodes as they close, aliases counted at the size of
+    the node they name, so what the aliases add is known without building anything.
+    """
+    frames: list[list[Any]] = [[None, 0]]  # [anchor, nodes so far] of each open collection
+    sizes: dict[str, int] = {}             # anchor -> nodes its value expands to
+    added = 0
     for event in yaml.parse(text, Loader=_Base):
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                line = event.start_mark.line + 1 if event.start_mark else 1
-                raise YAMLInputError(f"{where}:{line}: nested deeper than "
+        if isinstance(event, yaml.AliasEvent):
+            size = sizes.get(event.anchor)  # type: ignore[arg-type]
+            if size is None:
+                if any(anchor == event.anchor for anchor, _ in frames):
+                    raise YAMLInputError(f"{where}:{_mark_line(event)}: an alias refers to its "
+                                         "own anchor (a cycle)")
+                continue  # an undefined alias: the composer says so, with its line
+            frames[-1][1] += size
+            added += size
+            if added > MAX_EXPANDED_NODES:
+                raise YAMLInputError(
+                    f"{where}:{_mark_line(event)}: aliases expand to more than "
+                    f"{MAX_EXPANDED_NODES} extra nodes (an alias bomb?); write the values out "
+                    "or use fewer aliases")
+        elif isinstance(event, yaml.ScalarEvent):
+            frames[-1][1] += 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.CollectionStartEvent):
+            if len(frames) > MAX_DEPTH:
+                raise YAMLInputError(f"{where}:{_mark_line(event)}: nested deeper than "
                                      f"{MAX_DEPTH} levels; flatten the document")
+            frames.append([event.anchor, 1])
         elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
+            anchor, size = frames.pop()
+            frames[-1][1] += size
+            if anchor is not None:
+                sizes[anchor] = size
 
 
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    if isinstance(node, yaml.MappingNode):
-        return [n for pair in node.value for n in pair]
-    return []
+def _mark_line(event: yaml.Event) -> int:
+    return event.start_mark.line + 1 if event.start_mark else 1
 
 
 def load_with_node(text: str, where: str = "<yaml>") -> tuple[Any, yaml.Node | None]:
@@ -123,7 +113,7 @@ def load_with_node(text: str, where: str = "<yaml>") -> tuple[Any, yaml.Node | N
     ``where`` names the source in errors (a file path). Raises :class:`YAMLInputError` only.
     """
     try:
-        _check_depth(text, where)
+        _check_events(text, where)
     except yaml.MarkedYAMLError as exc:
         raise YAMLInputError(f"{where}:{_line(exc)}: {_describe(exc)}") from None
     except yaml.YAMLError as exc:
@@ -133,9 +123,6 @@ def load_with_node(text: str, where: str = "<yaml>") -> tuple[Any, yaml.Node | N
         node = loader.get_single_node()
         if node is None:
             return None, None
-        problem = _check_graph(node)
-        if problem is not None:
-            raise YAMLInputError(f"{where}:{problem[0]}: {problem[1]}")
         return loader.construct_document(node), node
     except yaml.MarkedYAMLError as exc:
         raise YAMLInputError(f"{where}:{_line(exc)}: {_describe(exc)}") from None

@@ -9,6 +9,7 @@ loader, and raw sockets to a running emulator.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -88,6 +89,31 @@ def test_hostile_yaml_is_refused_with_file_and_line(text: str, fragment: str) ->
 def test_anchors_and_merge_keys_still_work() -> None:
     text = "s: &s {x: 1}\nt: *s\nu: {<<: *s, y: 2}\nb: !!binary aGk=\n"
     assert load_yaml(text) == {"s": {"x": 1}, "t": {"x": 1}, "u": {"x": 1, "y": 2}, "b": b"hi"}
+
+
+def test_alias_expansion_is_counted_exactly_at_the_limit() -> None:
+    """A 1,000-item list under an anchor is 1,001 nodes: 99 aliases add 99,099 (read), 100 add
+    100,100 (refused, at the line of the alias that crossed the limit)."""
+    anchor = "a: &a [" + ", ".join(["x"] * 1000) + "]\n"
+    within = anchor + "".join(f"k{i}: *a\n" for i in range(99))
+    assert len(load_yaml(within)) == 100
+    with pytest.raises(YAMLInputError, match=r"^f\.yaml:101: aliases expand to more than"):
+        load_yaml(within + "k99: *a\n", "f.yaml")
+
+
+def test_an_alias_counts_the_aliases_inside_what_it_names() -> None:
+    # b's two aliases add 2 x 1,001; b is then 2,003 nodes, and each *b adds that much:
+    # 2,002 + 48 x 2,003 = 98,146 is read, 2,002 + 49 x 2,003 = 100,149 is refused.
+    head = "a: &a [" + ", ".join(["x"] * 1000) + "]\nb: &b [*a, *a]\n"
+    assert len(load_yaml(head + "".join(f"k{i}: *b\n" for i in range(48)))) == 50
+    with pytest.raises(YAMLInputError, match="aliases expand"):
+        load_yaml(head + "".join(f"k{i}: *b\n" for i in range(49)))
+
+
+def test_nesting_is_refused_past_exactly_the_limit() -> None:
+    assert load_yaml("[" * 100 + "]" * 100) == functools.reduce(lambda v, _: [v], range(99), [])
+    with pytest.raises(YAMLInputError, match="nested deeper than 100 levels"):
+        load_yaml("[" * 101 + "]" * 101)
 
 
 @given(st.text(max_size=300))
