@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,26 @@ def test_bad_contract_names_file_line_and_key(tmp_path: Path, text: str, fragmen
     with pytest.raises(ContractError) as info:
         load_contract(_write(tmp_path, text))
     assert fragment in str(info.value)
+
+
+def test_a_contract_is_parsed_once_per_text_and_a_run_leaves_it_as_loaded(
+        tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD_CASE)
+    (tmp_path / "media").mkdir()
+    (tmp_path / "media" / "tiny.jpg").write_bytes((CONTRACTS / "media" / "tiny.jpg").read_bytes())
+    first = load_contract(path)
+    assert load_contract(path) is first, "the same text is not parsed again"
+    snapshot = copy.deepcopy(first)
+    report = run_check(mode="emulator", contracts_dir=tmp_path)
+    assert report.counts == {"pass": 1}
+    assert load_contract(path) == snapshot, "running a case changes nothing it was loaded from"
+
+    path.write_text(GOOD_CASE.replace("summary: s", "summary: edited"))
+    edited = load_contract(path)
+    assert edited is not first and edited.cases[0].summary == "edited"
+    path.write_text(GOOD_CASE.replace("status: 200", "status: [200]"))
+    with pytest.raises(ContractError, match=r"expect\.status"):  # an edit is validated again
+        load_contract(path)
 
 
 def test_only_filters_cases_and_rejects_unknown() -> None:

@@ -8,6 +8,7 @@ file that breaks it fails with ``file:line: key: problem``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -199,11 +200,22 @@ class Contract:
 
 
 def load_contract(path: Path) -> Contract:
-    """Load and validate one contract file."""
+    """Load and validate one contract file.
+
+    The file is read every time; what it says is parsed and validated once per process for the
+    same path and text (a check, a widget's every run and a test suite load the same contracts
+    again and again). A :class:`Contract` is frozen and nothing changes its steps: the runner
+    substitutes captures into copies.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ContractError(f"{path}: cannot be read ({exc})") from None
+    return _parse_contract(path, text)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_contract(path: Path, text: str) -> Contract:
     try:  # safe, strict YAML: duplicate keys (and so duplicate case names) are refused here
         data, node = _yaml.load_with_node(text, str(path))
     except _yaml.YAMLInputError as exc:
