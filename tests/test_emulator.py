@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import socket
 import struct
 import subprocess
 import threading
@@ -946,6 +947,25 @@ def test_start_stop_and_ports(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         emu.start()
     assert (tmp_path / "store").exists()  # a storage_dir you pass is yours: kept
+
+
+def test_one_thread_serves_both_hosts_and_a_stalled_request_holds_up_neither() -> None:
+    before = {t for t in threading.enumerate() if t.name == "heygen-emulator"}
+    with Emulator() as emu:
+        serving = {t for t in threading.enumerate() if t.name == "heygen-emulator"} - before
+        assert len(serving) == 1
+        stalled = []
+        for base in (emu.upload_base, emu.api_base):  # half a request line on each host
+            host, port = base.rsplit("/", 1)[1].rsplit(":", 1)
+            stalled.append(socket.create_connection((host, int(port)), timeout=5))
+            stalled[-1].sendall(b"GET /v3/users/me HT")
+        try:
+            assert api(emu, "GET", "/v3/users/me").status_code == 200
+            assert post_v1(emu, PNG, "image/png").status_code == 200
+        finally:
+            for sock in stalled:
+                sock.close()
+    assert not any(t.is_alive() for t in serving), "stop() ends the serving thread"
 
 
 def test_owned_storage_is_removed_on_stop() -> None:

@@ -1,11 +1,11 @@
-"""The :class:`Emulator`: two werkzeug servers (API host, upload host) in daemon threads."""
+"""The :class:`Emulator`: two werkzeug servers (API host, upload host), one daemon thread."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib
 import logging
+import selectors
 import shutil
 import socket
 import tempfile
@@ -34,9 +34,6 @@ __all__ = ["DEMO_KEY", "Emulator", "HeldAsset"]
 #: The API key every emulator accepts unless told otherwise.
 DEMO_KEY: Final = "emulator-demo-key"
 _log = logging.getLogger("heygen_lab.emulator")
-#: How often an idle server looks for a shutdown request. stop() wakes each loop with a
-#: connection, so this only bounds the wait when that connection cannot be made.
-_POLL_INTERVAL: Final = 0.005
 
 
 @dataclass(frozen=True)
@@ -101,12 +98,12 @@ class Emulator:
         self.api_base = ""
         self.upload_base = ""
         self._servers: list[BaseWSGIServer] = []
-        self._threads: list[threading.Thread] = []
+        self._serving: tuple[threading.Thread, socket.socket] | None = None  # and its wake-up
         self._stopped = False
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> Emulator:
-        """Bind both servers and serve them in daemon threads; returns ``self``."""
+        """Bind both servers and serve them from one daemon thread; returns ``self``."""
         if self._servers or self._stopped:
             raise RuntimeError("this Emulator was already started; create a new one")
         self.state.tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -121,35 +118,44 @@ class Emulator:
                 for bound in self._servers:
                     bound.server_close()
                 self._servers.clear()
-                self._threads.clear()
                 raise
+            server.timeout = 0  # handle_request() below never waits: it is called when ready
             self._servers.append(server)
-            thread = threading.Thread(target=server.serve_forever,
-                                      kwargs={"poll_interval": _POLL_INTERVAL},
-                                      name=f"heygen-emulator-{kind}", daemon=True)
-            self._threads.append(thread)
         self.api_base, self.upload_base = (f"http://{host}:{s.server_port}" for s in self._servers)
         self.service.api_base, self.service.upload_base = self.api_base, self.upload_base
-        for thread in self._threads:
-            thread.start()
+        wake, wake_end = socket.socketpair()
+        thread = threading.Thread(target=self._serve, args=(wake_end,), name="heygen-emulator",
+                                  daemon=True)
+        self._serving = (thread, wake)
+        thread.start()
         return self
+
+    def _serve(self, wake_end: socket.socket) -> None:
+        """Accept on both hosts until stop() writes to the wake socket. Each accepted
+        connection is served on a thread of its own (werkzeug's threaded server), so a slow
+        request on one host never holds up the other."""
+        with selectors.DefaultSelector() as selector, wake_end:
+            for server in self._servers:
+                selector.register(server, selectors.EVENT_READ)
+            selector.register(wake_end, selectors.EVENT_READ)
+            while True:
+                for key, _ in selector.select():
+                    if key.fileobj is wake_end:
+                        return
+                    key.fileobj.handle_request()  # type: ignore[union-attr]
 
     def stop(self) -> None:
         """Stop both servers, wait briefly for running requests, remove owned storage."""
         if self._stopped:
             return
         self._stopped = True
-        # shutdown() blocks until the serving loop next polls: ask both servers at once (only
-        # servers whose loop runs: shutdown() of one that never served would wait forever).
-        running = [s for s, t in zip(self._servers, self._threads, strict=False) if t.is_alive()]
-        stoppers = [threading.Thread(target=server.shutdown) for server in running]
-        for thread in stoppers:
-            thread.start()
-        for server in running:  # a connection wakes the loop now instead of at its next poll
-            with contextlib.suppress(OSError):
-                socket.create_connection((self.host, server.server_port), timeout=1).close()
-        for thread in [*stoppers, *self._threads]:
+        if self._serving is not None:
+            thread, wake = self._serving
+            with wake:
+                wake.send(b"\0")  # the serving loop returns at once: nothing polls
             thread.join(timeout=5)
+        for server in self._servers:
+            server.server_close()
         self.service.wait_idle(timeout=5)
         if self._owned_dir:
             shutil.rmtree(self.storage_dir, ignore_errors=True)
