@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from typing import IO, Any
 
 import requests
@@ -71,26 +73,36 @@ def one_error_line(err: str) -> str:
     return lines[0]
 
 
-class LoopbackServer:
-    """A threaded WSGI server on 127.0.0.1, port 0, for tests that stand in for a host.
+@contextlib.contextmanager
+def serving(app: Any, **options: Any) -> Iterator[Any]:
+    """``app`` on a threaded werkzeug server on 127.0.0.1, port 0, for tests that stand in for a
+    host; ``options`` go to ``make_server`` (``ssl_context``...). Stopped on exit: shutdown()
+    waits for the serving loop's next poll, every 5 ms."""
+    from werkzeug.serving import make_server
 
-    Subclasses implement ``_app``; ``base`` is the server's URL; ``close()`` stops it.
-    """
+    server = make_server("127.0.0.1", 0, app, threaded=True, **options)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.005},
+                              daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+class LoopbackServer:
+    """:func:`serving` as an object: subclasses implement ``_app``; ``base`` is the server's
+    URL; ``close()`` stops it."""
 
     def __init__(self) -> None:
-        from werkzeug.serving import make_server
-
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
-        self.base = f"http://127.0.0.1:{self._server.server_port}"
-        # close() waits for the serving loop's next poll: 5 ms, as the emulator's own servers
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.005}, daemon=True)
-        self._thread.start()
+        self._stack = contextlib.ExitStack()
+        server = self._stack.enter_context(serving(self._app))
+        self.base = f"http://127.0.0.1:{server.server_port}"
 
     def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
         raise NotImplementedError
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._stack.close()

@@ -8,7 +8,6 @@ import http.client
 import io
 import json
 import random
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,10 +19,10 @@ import pytest
 import requests
 import vcr
 import yaml
+from _support import serving
 from requests_toolbelt import MultipartEncoder
 from vcr.errors import CannotOverwriteExistingCassetteException
 from vcr.request import Request as VRequest
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request as WRequest
 from werkzeug.wrappers import Response as WResponse
 
@@ -83,14 +82,8 @@ class Echo:
 @pytest.fixture
 def server() -> Iterator[tuple[str, Echo]]:
     echo = Echo()
-    srv = make_server("127.0.0.1", 0, echo, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(echo) as srv:
         yield f"http://127.0.0.1:{srv.server_port}", echo
-    finally:
-        srv.shutdown()
-        thread.join()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +20,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from _support import serving
 from requests_toolbelt.multipart.decoder import MultipartDecoder
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from heygen_lab.cli import main
@@ -106,18 +105,9 @@ class Stub:
 @pytest.fixture
 def stub() -> Iterator[Stub]:
     app = Stub()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    app.base = f"http://127.0.0.1:{server.server_port}"
-    # shutdown() waits for the serving loop's next poll: 5 ms, as the emulator's own servers
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.005},
-                              daemon=True)
-    thread.start()
-    try:
+    with serving(app) as server:
+        app.base = f"http://127.0.0.1:{server.server_port}"
         yield app
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
 
 
 @pytest.fixture

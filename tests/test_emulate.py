@@ -14,9 +14,9 @@ import pytest
 import requests
 import urllib3
 import urllib3.connectionpool
+from _support import serving
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 import heygen_lab
@@ -217,15 +217,8 @@ def loopback() -> Iterator[str]:
         text = f"{request.method} {request.path} {request.get_data(as_text=True)}"
         return Response(text, 201, headers={"X-Served-By": "loopback"})(environ, start_response)
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
-                              daemon=True)
-    thread.start()
-    try:
+    with serving(app) as server:
         yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 def _everywhere(base: str) -> list[tuple[int, str, str | None]]:

@@ -9,9 +9,9 @@ served over HTTPS with a certificate for both names from a throwaway CA (``trust
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import trustme
 import yaml
-from werkzeug.serving import BaseWSGIServer, make_server
+from _support import serving
 
 from heygen_lab.cli import main
 from heygen_lab.contracts import run_check
@@ -39,40 +39,27 @@ def stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulat
     ca.issue_cert(*HOSTS).configure_cert(context)
     bundle = tmp_path / "test-ca.pem"
     ca.cert_pem.write_to_path(str(bundle))
-    servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
-    with Emulator(keys=[KEY]) as emu:
+    with Emulator(keys=[KEY]) as emu, contextlib.ExitStack() as stack:
         ports: dict[str, int] = {}
-        try:
-            for host, kind in HOSTS.items():
-                server = make_server("127.0.0.1", 0, emu.service.wsgi(kind),  # type: ignore[arg-type]
-                                     threaded=True, ssl_context=context)
-                thread = threading.Thread(target=server.serve_forever,
-                                          kwargs={"poll_interval": 0.01}, daemon=True)
-                servers.append((server, thread))
-                thread.start()
-                ports[host] = server.server_port
-            # What the stand-in hands out (signed upload URLs, file URLs) names HeyGen's hosts.
-            emu.service.api_base = "https://api.heygen.com"
-            emu.service.upload_base = "https://upload.heygen.com"
-            real = socket.getaddrinfo
+        for host, kind in HOSTS.items():
+            server = stack.enter_context(serving(emu.service.wsgi(kind), ssl_context=context))
+            ports[host] = server.server_port
+        # What the stand-in hands out (signed upload URLs, file URLs) names HeyGen's hosts.
+        emu.service.api_base = "https://api.heygen.com"
+        emu.service.upload_base = "https://upload.heygen.com"
+        real = socket.getaddrinfo
 
-            def resolve(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-                if host in ports:  # HeyGen's two names, and only those, are the stand-in
-                    return real("127.0.0.1", ports[host], *args, **kwargs)
-                return real(host, port, *args, **kwargs)
+        def resolve(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+            if host in ports:  # HeyGen's two names, and only those, are the stand-in
+                return real("127.0.0.1", ports[host], *args, **kwargs)
+            return real(host, port, *args, **kwargs)
 
-            monkeypatch.setattr(socket, "getaddrinfo", resolve)
-            monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
-            monkeypatch.setenv("HEYGEN_API_KEY", KEY)
-            monkeypatch.delenv("HEYGEN_API_BASE", raising=False)
-            monkeypatch.delenv("HEYGEN_UPLOAD_BASE", raising=False)
-            yield emu
-        finally:
-            for server, thread in servers:
-                server.shutdown()
-                server.server_close()
-                thread.join(timeout=5)
-    assert not any(t.is_alive() for _, t in servers)
+        monkeypatch.setattr(socket, "getaddrinfo", resolve)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+        monkeypatch.setenv("HEYGEN_API_KEY", KEY)
+        monkeypatch.delenv("HEYGEN_API_BASE", raising=False)
+        monkeypatch.delenv("HEYGEN_UPLOAD_BASE", raising=False)
+        yield emu
 
 
 def _only(*cases: str) -> list[str]:
