@@ -886,6 +886,16 @@ def test_latency_fault_delays_and_then_answers() -> None:
         assert time.monotonic() - start >= 0.05  # a lower bound only: sleep never ends early
 
 
+def test_stopping_ends_injected_latency_instead_of_waiting_it_out() -> None:
+    emu = Emulator(faults="latency:seconds=600,route=/v2/voices").start()
+    try:
+        with pytest.raises(requests.Timeout):  # the request now sleeps in the emulator
+            requests.get(f"{emu.api_base}/v2/voices", headers=KEY, timeout=0.2)
+    finally:
+        emu.stop()
+    assert emu.service.wait_idle(timeout=0), "no request is still sleeping after stop()"
+
+
 # ---------------------------------------------------------------- payload table and overrides
 def test_payload_overrides_change_the_emitted_payload() -> None:
     with Emulator(payload_overrides={"v1.asset_data_missing": {"message": "drifted"},

@@ -16,8 +16,9 @@ e.g. ``"rate_limit:route=/v3/assets,retry_after=2,times=1;error:status=503,rate=
 Faults are evaluated in order for each request whose path starts with ``route`` (no route: every
 HeyGen route; the emulator's own ``/_storage`` and ``/_files`` paths only when named explicitly).
 Each fault draws from one RNG seeded by the emulator's ``seed``, so a sequence of requests sees
-the same faults on every run. ``latency`` sleeps real seconds and lets the request go on; the
-first ``error`` / ``rate_limit`` / ``drop`` that fires answers instead of the route.
+the same faults on every run. ``latency`` sleeps real seconds (cut short when the emulator
+stops) and lets the request go on; the first ``error`` / ``rate_limit`` / ``drop`` that fires
+answers instead of the route.
 """
 
 from __future__ import annotations

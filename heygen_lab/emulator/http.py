@@ -25,7 +25,6 @@ import logging
 import re
 import socket
 import threading
-import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -295,6 +294,8 @@ class Service:
         self._ids = itertools.count(1)
         self._idle = threading.Condition()
         self._active = 0
+        self.stopping = threading.Event()
+        """Set by ``Emulator.stop()``: injected latency ends early, so stopping never waits it."""
 
     # ---------------------------------------------------------------- dispatch
     def wsgi(self, host: ServedHost) -> WSGIApplication:
@@ -306,7 +307,7 @@ class Service:
             try:
                 delay, fault = self.faults.decide(request.path)
                 if delay:
-                    time.sleep(delay)
+                    self.stopping.wait(delay)
                 if fault is not None and fault.kind == "drop":
                     _drop(environ)
                 response = self._respond(request, host, version_of(request.path, host), fault)

@@ -145,7 +145,8 @@ class Emulator:
                     key.fileobj.handle_request()  # type: ignore[union-attr]
 
     def stop(self) -> None:
-        """Stop both servers, wait briefly for running requests, remove owned storage."""
+        """Stop both servers, end injected latency, wait briefly for running requests, remove
+        owned storage."""
         if self._stopped:
             return
         self._stopped = True
@@ -156,6 +157,7 @@ class Emulator:
             thread.join(timeout=5)
         for server in self._servers:
             server.server_close()
+        self.service.stopping.set()
         self.service.wait_idle(timeout=5)
         if self._owned_dir:
             shutil.rmtree(self.storage_dir, ignore_errors=True)
