@@ -14,15 +14,19 @@ replays them through an index, in constant time per request (:mod:`.replay`)::
 Cassette layout: ``cassettes/<contract>/<case>.yaml``, with ``metadata.provenance``
 (kind emulator|live, recorded_at, tool). Before a cassette, report or notebook is written,
 :func:`gate` refuses it if it holds the key raw, URL-encoded or base64-encoded.
+
+The secret gate and the linter load with the package; the vcrpy parts (fingerprints, recorder,
+replay) on first use, so that the widgets and reports, which need the gate, do not pay the 0.2 s
+that importing vcrpy costs.
 """
 
-from heygen_lab.cassettes.fingerprints import (
-    FINGERPRINT_PREFIX,
-    MATCHER_NAME,
-    body_matcher,
-    fingerprint,
-    fingerprint_request,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Bound here, not lazily: each is named like its own module, which importing that module would
+# otherwise leave in its place.
 from heygen_lab.cassettes.gate import (
     SecretLeak,
     atomic_write,
@@ -31,8 +35,17 @@ from heygen_lab.cassettes.gate import (
     scan_for_secrets,
 )
 from heygen_lab.cassettes.lint import Finding, lint
-from heygen_lab.cassettes.recorder import CassettePersister, read_provenance
-from heygen_lab.cassettes.replay import make_vcr  # recorder.make_vcr, replaying through an index
+
+_LAZY = {
+    "FINGERPRINT_PREFIX": "fingerprints",
+    "MATCHER_NAME": "fingerprints",
+    "body_matcher": "fingerprints",
+    "fingerprint": "fingerprints",
+    "fingerprint_request": "fingerprints",
+    "CassettePersister": "recorder",
+    "read_provenance": "recorder",
+    "make_vcr": "replay",  # recorder.make_vcr, replaying through an index
+}
 
 __all__ = [
     "FINGERPRINT_PREFIX",
@@ -51,3 +64,27 @@ __all__ = [
     "read_provenance",
     "scan_for_secrets",
 ]
+
+if TYPE_CHECKING:
+    from heygen_lab.cassettes.fingerprints import (
+        FINGERPRINT_PREFIX,
+        MATCHER_NAME,
+        body_matcher,
+        fingerprint,
+        fingerprint_request,
+    )
+    from heygen_lab.cassettes.recorder import CassettePersister, read_provenance
+    from heygen_lab.cassettes.replay import make_vcr
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -10,11 +10,34 @@
 Every button calls a method (``upload_selected``/``upload_bytes``, ``run``, ``export``,
 ``compare``, ``refresh``/``show``) that works without a browser, so tests and notebooks can
 drive the widgets in code. Needs the ``notebook`` extra: ``pip install 'heygen-lab[notebook]'``.
+Each widget loads on first use (the cassette browser brings vcrpy, the plan check the contracts).
 """
 
-from heygen_lab.widgets._common import output_text
-from heygen_lab.widgets.cassette_browser import CassetteBrowser
-from heygen_lab.widgets.plan_check import PlanCheckWidget
-from heygen_lab.widgets.upload import UploadWidget
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {"CassetteBrowser": "cassette_browser", "PlanCheckWidget": "plan_check",
+            "UploadWidget": "upload", "output_text": "_common"}
 
 __all__ = ["CassetteBrowser", "PlanCheckWidget", "UploadWidget", "output_text"]
+
+if TYPE_CHECKING:
+    from heygen_lab.widgets._common import output_text
+    from heygen_lab.widgets.cassette_browser import CassetteBrowser
+    from heygen_lab.widgets.plan_check import PlanCheckWidget
+    from heygen_lab.widgets.upload import UploadWidget
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
