@@ -183,18 +183,18 @@ class CassetteError(HeyGenError, ValueError):
 
 
 class _SafeYaml:
-    """A vcrpy serializer that loads strict safe YAML and captures what it should dump."""
+    """A vcrpy serializer that captures what it should dump, and hands vcrpy what was already
+    read with the strict safe loader (so that a cassette is parsed once)."""
 
-    def __init__(self) -> None:
-        self.data: Any = None
+    def __init__(self, loaded: Any = None) -> None:
+        self.data: Any = loaded
 
     def serialize(self, data: Any) -> str:
         self.data = data
         return ""
 
-    @staticmethod
-    def deserialize(text: str) -> Any:
-        return load_yaml(text, "<cassette>")
+    def deserialize(self, text: str) -> Any:
+        return self.data
 
 
 def dump_cassette(data: Mapping[str, Any]) -> str:
@@ -305,7 +305,7 @@ class CassettePersister:
             raise CassetteError(f"{path}: not a replayable cassette ({problem}); re-record it "
                                 "with 'heygen-lab record'")
         try:
-            loaded = deserialize(text, _SafeYaml())
+            loaded = deserialize(text, _SafeYaml(data))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CassetteError(f"{path}: not a replayable cassette ({type(exc).__name__}: "
                                 f"{exc}); re-record it with 'heygen-lab record'") from None
