@@ -6,48 +6,49 @@ importing the package (as pytest does for the plugin) stays cheap.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from heygen_lab._lazy import lazy_names
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "HeyGenClient": "heygen_lab.client",
-    "Asset": "heygen_lab.client",
-    "Exchange": "heygen_lab.client",
-    "VideoStatus": "heygen_lab.client",
-    "Page": "heygen_lab.client",
-    "VIAS": "heygen_lab.client",
-    "Settings": "heygen_lab.settings",
-    "Media": "heygen_lab.media",
-    "load_media": "heygen_lab.media",
-    "Diagnosis": "heygen_lab.diagnose",
-    "Sent": "heygen_lab.wire",
-    "diagnose": "heygen_lab.diagnose",
-    "ErrorRecord": "heygen_lab.envelopes",
-    "RetryPolicy": "heygen_lab.retry",
-    "Emulator": "heygen_lab.emulator",
-    "emulate": "heygen_lab.emulation",
-    "run_check": "heygen_lab.contracts",
-    "HeyGenError": "heygen_lab.errors",
-    "ConfigurationError": "heygen_lab.errors",
-    "MediaError": "heygen_lab.errors",
-    "InvalidRequestError": "heygen_lab.errors",
-    "TransportError": "heygen_lab.errors",
-    "ConnectError": "heygen_lab.errors",
-    "ResponseLost": "heygen_lab.errors",
-    "RequestTimeout": "heygen_lab.errors",
-    "APIError": "heygen_lab.errors",
-    "BadRequestError": "heygen_lab.errors",
-    "AuthenticationError": "heygen_lab.errors",
-    "InsufficientCreditError": "heygen_lab.errors",
-    "PermissionDeniedError": "heygen_lab.errors",
-    "NotFoundError": "heygen_lab.errors",
-    "ConflictError": "heygen_lab.errors",
-    "PayloadTooLargeError": "heygen_lab.errors",
-    "RateLimitError": "heygen_lab.errors",
-    "ServerError": "heygen_lab.errors",
-    "ContractViolation": "heygen_lab.errors",
+    "HeyGenClient": "client",
+    "Asset": "client",
+    "Exchange": "client",
+    "VideoStatus": "client",
+    "Page": "client",
+    "VIAS": "client",
+    "Settings": "settings",
+    "Media": "media",
+    "load_media": "media",
+    "Diagnosis": "diagnose",
+    "Sent": "wire",
+    "diagnose": "diagnose",
+    "ErrorRecord": "envelopes",
+    "RetryPolicy": "retry",
+    "Emulator": "emulator",
+    "emulate": "emulation",
+    "run_check": "contracts",
+    "HeyGenError": "errors",
+    "ConfigurationError": "errors",
+    "MediaError": "errors",
+    "InvalidRequestError": "errors",
+    "TransportError": "errors",
+    "ConnectError": "errors",
+    "ResponseLost": "errors",
+    "RequestTimeout": "errors",
+    "APIError": "errors",
+    "BadRequestError": "errors",
+    "AuthenticationError": "errors",
+    "InsufficientCreditError": "errors",
+    "PermissionDeniedError": "errors",
+    "NotFoundError": "errors",
+    "ConflictError": "errors",
+    "PayloadTooLargeError": "errors",
+    "RateLimitError": "errors",
+    "ServerError": "errors",
+    "ContractViolation": "errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -100,22 +101,4 @@ def unload_ipython_extension(ipython: Any) -> None:
     unload(ipython)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'heygen_lab' has no attribute {name!r}")
-    try:
-        value = getattr(importlib.import_module(module), name)
-    except ModuleNotFoundError as exc:  # Emulator without heygen-lab[emulator]: say which extra
-        from heygen_lab._extras import missing_extra
-
-        missing = missing_extra(exc, f"heygen_lab.{name}")
-        if missing is None:
-            raise
-        raise missing from None
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _EXPORTS, globals(), __all__)

@@ -225,6 +225,21 @@ def test_only_an_extras_module_is_reported_as_a_missing_extra() -> None:
     assert missing_extra(ModuleNotFoundError("no", name=None), "x") is None
 
 
+@pytest.mark.parametrize(("statement", "extra", "module"), [
+    ("from heygen_lab.widgets import UploadWidget", "notebook", "ipywidgets"),
+    ("from heygen_lab.cassettes import make_vcr", "emulator", "vcr"),
+])
+def test_a_lazily_loaded_name_says_which_extra_it_needs(statement: str, extra: str,
+                                                        module: str) -> None:
+    code = f"import sys; sys.modules[{module!r}] = None\n{statement}"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(("ImportError: heygen_lab.", "heygen_lab._extras.MissingExtra: "))
+    assert f"pip install 'heygen-lab[{extra}]'" in last
+
+
 CORE_ONLY = """
 import sys
 for name in ("werkzeug", "yaml", "vcr", "ipywidgets"):

@@ -22,8 +22,9 @@ that importing vcrpy costs.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from heygen_lab._lazy import lazy_names
 
 # Bound here, not lazily: each is named like its own module, which importing that module would
 # otherwise leave in its place.
@@ -77,14 +78,4 @@ if TYPE_CHECKING:
     from heygen_lab.cassettes.replay import make_vcr
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals(), __all__)

@@ -15,8 +15,9 @@ Each widget loads on first use (the cassette browser brings vcrpy, the plan chec
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from heygen_lab._lazy import lazy_names
 
 _EXPORTS = {"CassetteBrowser": "cassette_browser", "PlanCheckWidget": "plan_check",
             "UploadWidget": "upload", "output_text": "_common"}
@@ -30,14 +31,4 @@ if TYPE_CHECKING:
     from heygen_lab.widgets.upload import UploadWidget
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _EXPORTS, globals(), __all__)
