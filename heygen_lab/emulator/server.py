@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import logging
@@ -152,7 +153,7 @@ class Emulator:
         self._stopped = True
         if self._serving is not None:
             thread, wake = self._serving
-            with wake:
+            with wake, contextlib.suppress(OSError):  # (a loop that already ended closed its end)
                 wake.send(b"\0")  # the serving loop returns at once: nothing polls
             thread.join(timeout=5)
         for server in self._servers:
