@@ -174,7 +174,7 @@ class ContractCase(pytest.Item):
         self.user_properties.append(("provenance", case.provenance["kind"]))
 
     def runtest(self) -> None:
-        from heygen_lab.contracts import make_target
+        from heygen_lab.contracts import closing_target, make_target
         from heygen_lab.contracts.runner import run_case, skip_reason
         from heygen_lab.settings import Settings
 
@@ -193,15 +193,16 @@ class ContractCase(pytest.Item):
         cassettes = (config.rootpath / value) if value else contracts_dir.parent / "cassettes"
         target, _ = make_target(mode, plan=plan, cassette_dir=cassettes.resolve(),
                                 settings=settings)
-        if mode == "replay":
-            from heygen_lab.cassettes.network import block_network
+        with closing_target(target):
+            if mode == "replay":
+                from heygen_lab.cassettes.network import block_network
 
-            hint = (f"run with --heygen-mode emulator, or re-record the cassette with "
-                    f"'heygen-lab record --only {self.case.id}'")
-            with block_network(hint):
+                hint = (f"run with --heygen-mode emulator, or re-record the cassette with "
+                        f"'heygen-lab record --only {self.case.id}'")
+                with block_network(hint):
+                    result = run_case(self.case, target, contracts_dir)
+            else:
                 result = run_case(self.case, target, contracts_dir)
-        else:
-            result = run_case(self.case, target, contracts_dir)
         if result.verdict == "skip":
             pytest.skip(result.reason)
         if result.verdict != "pass":

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,7 +23,8 @@ from heygen_lab.contracts import (
     run_check,
 )
 from heygen_lab.contracts.match import validate_operators
-from heygen_lab.contracts.runner import select
+from heygen_lab.contracts.model import Case
+from heygen_lab.contracts.runner import emulator_target, select
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS = ROOT / "contracts"
@@ -99,6 +102,40 @@ def test_a_contract_is_parsed_once_per_text_and_a_run_leaves_it_as_loaded(
     path.write_text(GOOD_CASE.replace("status: 200", "status: [200]"))
     with pytest.raises(ContractError, match=r"expect\.status"):  # an edit is validated again
         load_contract(path)
+
+
+def _case(name: str, plan: str | None = None) -> Case:
+    return Case(contract="t", name=name, summary="", steps=(), provenance={"kind": "emulator"},
+                plan=plan)
+
+
+def test_cases_with_the_same_plan_share_an_emulator_reset_between_them() -> None:
+    serving = {t for t in threading.enumerate() if t.name == "heygen-emulator"}
+    target = emulator_target("pro")
+    jpeg = CONTRACTS / "media" / "tiny.jpg"
+    with target(_case("a")) as first:
+        first_id = first.client("valid").upload_asset(jpeg, via="v3").id
+    with target(_case("b")) as second:
+        assert second.api_base == first.api_base, "the same emulator"
+        client = second.client("valid")
+        assert client.upload_asset(jpeg, via="v3").id == first_id, "its ids started over"
+        assert [a["id"] for a in client.iter_assets()] == [first_id], "nothing of case a is left"
+    with pytest.raises(RuntimeError, match="kaput"), target(_case("c")):
+        raise RuntimeError("kaput")  # a case that breaks: its emulator is not used again
+    with target(_case("d")) as after_error:
+        assert after_error.api_base != first.api_base
+    with target(_case("e", plan="trial")) as other_plan:
+        assert other_plan.api_base != after_error.api_base, "another plan, another emulator"
+    target.close()
+    assert {t for t in threading.enumerate() if t.name == "heygen-emulator"} == serving
+    with pytest.raises(requests.ConnectionError):
+        requests.get(other_plan.api_base, timeout=5)
+
+
+def test_a_check_leaves_no_emulator_running() -> None:
+    serving = {t for t in threading.enumerate() if t.name == "heygen-emulator" and t.is_alive()}
+    assert run_check(mode="emulator", contracts_dir=CONTRACTS, only=["upload-v3"]).counts
+    assert {t for t in threading.enumerate() if t.name == "heygen-emulator"} == serving
 
 
 def test_only_filters_cases_and_rejects_unknown() -> None:

@@ -32,6 +32,7 @@ from heygen_lab.contracts.runner import (
     CaseResult,
     Target,
     cassette_target,
+    closing_target,
     emulator_target,
     live_target,
     run_case,
@@ -42,8 +43,8 @@ from heygen_lab.settings import Settings
 
 __all__ = [
     "CONTRACT_SCHEMA", "Case", "CaseResult", "Contract", "ContractError", "Difference", "Report",
-    "compare", "compare_reports", "default_dir", "load_contract", "load_contracts",
-    "load_report", "make_target", "report_paths", "run_check", "write_report",
+    "closing_target", "compare", "compare_reports", "default_dir", "load_contract",
+    "load_contracts", "load_report", "make_target", "report_paths", "run_check", "write_report",
 ]
 
 def make_target(mode: str, *, plan: str | None = None, cassette_dir: Path | None = None,
@@ -105,16 +106,18 @@ def run_check(
         mode = record
     target, where = make_target(mode, plan=plan, cassette_dir=cassette_dir,
                                 emulator_options=emulator_options, settings=settings)
+    opened = target  # what closing_target() closes: the recording wrapper holds no resources
     if record is not None:
         recorded_at = datetime.now(UTC).date().isoformat()
         provenance = {"kind": record, "recorded_at": recorded_at, "tool": "heygen-lab"}
         target = cassette_target(cassette_dir, record_from=target, provenance=provenance)
         where = f"recording {where} into {cassette_dir}"
     results = []
-    for case, reason in select(contracts, mode=mode, plan=plan, allow_billed=allow_billed):
-        result = (CaseResult(case, "skip", reason=reason) if reason
-                  else run_case(case, target, contracts_dir, today))
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
+    with closing_target(opened):
+        for case, reason in select(contracts, mode=mode, plan=plan, allow_billed=allow_billed):
+            result = (CaseResult(case, "skip", reason=reason) if reason
+                      else run_case(case, target, contracts_dir, today))
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
     return Report(mode=mode, target=where, plan=plan, results=results)
