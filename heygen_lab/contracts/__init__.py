@@ -106,14 +106,13 @@ def run_check(
         mode = record
     target, where = make_target(mode, plan=plan, cassette_dir=cassette_dir,
                                 emulator_options=emulator_options, settings=settings)
-    opened = target  # what closing_target() closes: the recording wrapper holds no resources
-    if record is not None:
-        recorded_at = datetime.now(UTC).date().isoformat()
-        provenance = {"kind": record, "recorded_at": recorded_at, "tool": "heygen-lab"}
-        target = cassette_target(cassette_dir, record_from=target, provenance=provenance)
-        where = f"recording {where} into {cassette_dir}"
     results = []
-    with closing_target(opened):
+    with closing_target(target):  # the recording wrapper below holds nothing of its own
+        if record is not None:
+            recorded_at = datetime.now(UTC).date().isoformat()
+            provenance = {"kind": record, "recorded_at": recorded_at, "tool": "heygen-lab"}
+            target = cassette_target(cassette_dir, record_from=target, provenance=provenance)
+            where = f"recording {where} into {cassette_dir}"
         for case, reason in select(contracts, mode=mode, plan=plan, allow_billed=allow_billed):
             result = (CaseResult(case, "skip", reason=reason) if reason
                       else run_case(case, target, contracts_dir, today))
