@@ -683,11 +683,10 @@ class HeyGenClient:
         put_headers: dict[str, Any] = {"User-Agent": SKIP_HEADER, "Accept": None,
                                        "Accept-Encoding": SKIP_HEADER, "Connection": None,
                                        **signed}
-        # complete sends the sha256: a file by path is hashed by a read of its own beside the
-        # PUT (the PUT never waits for the hash); bytes and file objects are hashed as they go.
-        media.hash_ahead()
+        # complete sends the sha256: learnt beside the PUT when the Media can (a file by path),
+        # else by the PUT's own stream.
         self.call("direct-put", url=str(init["upload_url"]), auth=False,
-                  payload=uploads.raw(media, hashed=media.identity is None
+                  payload=uploads.raw(media, hashed=not media.hash_ahead()
                                       ).with_headers(put_headers),
                   on_progress=on_progress,
                   retry_policy=self.upload_retry_policy)

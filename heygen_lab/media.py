@@ -161,16 +161,19 @@ class Media:
                 exact.close()
             stream.close()
 
-    def hash_ahead(self) -> None:
+    def hash_ahead(self) -> bool:
         """For a file by path whose sha256 is not known: start learning it on a helper thread,
         by a read of its own (with the same exact-byte and change checks as an upload), so a
         stream sending the file meanwhile never waits for the hash. :attr:`sha256` waits for
-        it. Bytes and file objects, whose one stream cannot be read twice at once, are left to
-        ``open(hashed=True)``."""
+        it. Returns whether the sha256 is known or being learnt that way; False for bytes and
+        file objects, whose one stream cannot be read twice at once: the stream that sends them
+        hashes them (``open(hashed=True)``)."""
         digest = self._digest
         with digest.lock:
-            if self.identity is None or digest.value is not None or digest.pending is not None:
-                return
+            if digest.value is not None or digest.pending is not None:
+                return True
+            if self.identity is None:
+                return False
             answer = digest.pending = Future()
 
         def learn() -> None:
@@ -183,6 +186,7 @@ class Media:
                 answer.set_exception(exc)
 
         threading.Thread(target=learn, name="heygen-lab-sha256", daemon=True).start()
+        return True
 
     def _read_sha256(self) -> str:
         sha = hashlib.sha256()
