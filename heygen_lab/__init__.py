@@ -101,4 +101,4 @@ def unload_ipython_extension(ipython: Any) -> None:
     unload(ipython)
 
 
-__getattr__, __dir__ = lazy_names(__name__, _EXPORTS, globals(), __all__)
+__getattr__, __dir__ = lazy_names(__name__, _EXPORTS)

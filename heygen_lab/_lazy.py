@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Mapping
+import sys
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
-def lazy_names(package: str, modules: Mapping[str, str], namespace: dict[str, Any],
-               listed: Iterable[str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """The ``__getattr__`` and ``__dir__`` of ``package``: each name in ``modules`` comes from
-    the submodule it maps to, imported when the name is first asked for and then kept in the
-    package's ``namespace`` (an optional dependency that is missing is a ``MissingExtra``
-    naming the extra to install); ``dir()`` lists ``listed``."""
+def lazy_names(package: str,
+               modules: Mapping[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """The ``__getattr__`` and ``__dir__`` of ``package`` (called while it is being imported):
+    each name in ``modules`` comes from the submodule it maps to, imported when the name is
+    first asked for and then kept in the package (an optional dependency that is missing is a
+    ``MissingExtra`` naming the extra to install); ``dir()`` lists the package's ``__all__``."""
+    namespace = vars(sys.modules[package])
 
     def __getattr__(name: str) -> Any:
         module = modules.get(name)
@@ -31,6 +33,6 @@ def lazy_names(package: str, modules: Mapping[str, str], namespace: dict[str, An
         return value
 
     def __dir__() -> list[str]:
-        return sorted(listed)
+        return sorted(namespace["__all__"])
 
     return __getattr__, __dir__

@@ -78,4 +78,4 @@ if TYPE_CHECKING:
     from heygen_lab.cassettes.replay import make_vcr
 
 
-__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals(), __all__)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

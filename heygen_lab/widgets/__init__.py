@@ -31,4 +31,4 @@ if TYPE_CHECKING:
     from heygen_lab.widgets.upload import UploadWidget
 
 
-__getattr__, __dir__ = lazy_names(__name__, _EXPORTS, globals(), __all__)
+__getattr__, __dir__ = lazy_names(__name__, _EXPORTS)
