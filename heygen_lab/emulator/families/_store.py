@@ -77,8 +77,6 @@ class Store(Generic[R]):
             return rid in self._records
 
 
-
-
 def refuse_public(public: bool, what: str, rid: str, param: str) -> None:
     """403 for a change to the public catalogue [sim: HeyGen's answer is not documented]."""
     if public:
