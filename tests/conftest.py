@@ -99,51 +99,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
     from xdist.scheduler import LoadScopeScheduling
 
     class NotebooksTogether(LoadScopeScheduling):  # type: ignore[misc]
-        """LoadScopeScheduling with ~2,000 scopes of one test: as it is, it sends each scope in
-        a message of its own, finds the test's index by a scan of the collection, and keeps
-        every finished scope to count them all again after each test (quadratic). Here a
-        finished scope is dropped, the indexes are looked up, and up to ``_BATCH`` scopes go in
-        one message (fewer near the end, so that no worker is left with a long tail). On 2,000
-        trivial tests, median of 6 runs: 5.1 s -> 4.0 s, as ``--dist load`` (4.0 s). These are
-        xdist's internals, hence ``pytest-xdist<4`` in ``[dev]``."""
-
-        _BATCH = 10
-
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
             return path if path.endswith(".ipynb") or path in _TOGETHER else nodeid
 
-        def mark_test_complete(self, node: Any, item_index: int, duration: float = 0) -> None:
-            nodeid = self.registered_collections[node][item_index]
-            scope = self._split_scope(nodeid)
-            work = self.assigned_work[node]
-            work[scope][nodeid] = True
-            if all(work[scope].values()):
-                del work[scope]
-            self._reschedule(node)
-
-        def _reschedule(self, node: Any) -> None:
-            if node.shutting_down:
-                return
-            if not self.workqueue:
-                node.shutdown()
-                return
-            if self._pending_of(self.assigned_work[node]) > 2:
-                return
-            if not hasattr(self, "_indexes"):  # every worker collected the same list
-                self._indexes = {n: i for i, n in enumerate(self.collection)}
-            batch = max(1, min(self._BATCH, len(self.workqueue) // (4 * len(self.nodes))))
-            indexes: list[int] = []
-            for _ in range(min(batch, len(self.workqueue))):
-                scope, unit = self.workqueue.popitem(last=False)
-                self.assigned_work.setdefault(node, {})[scope] = unit
-                indexes.extend(self._indexes[n] for n, done in unit.items() if not done)
-            node.send_runtest_some(indexes)
-
         def remove_node(self, node: Any) -> str | None:
-            """A worker is done or crashed. xdist would put the crashed test back in the queue
-            with its scope, to crash each new worker in turn (and, with scopes of one test,
-            hang); it is reported once, as ``--dist load`` does, and the rest is queued again."""
+            """A worker is done or crashed. xdist (3.8) puts the crashed test back in the queue
+            with its scope, and the run hangs; it is reported once instead, as ``--dist load``
+            does, and the rest of the worker's tests are queued again. (xdist's internals, hence
+            ``pytest-xdist<4`` in ``[dev]``.)"""
             workload = self.assigned_work.pop(node)
             left = [(scope, nodeid) for scope, unit in workload.items()
                     for nodeid, done in unit.items() if not done]
