@@ -169,5 +169,9 @@ def _describe(exc: yaml.MarkedYAMLError) -> str:
                 "mappings, !!binary, timestamps) are read")
     if problem.startswith("duplicate key"):
         return problem + "; remove one of them"
+    if problem == "exceeded maximum nesting depth":
+        # libyaml 0.2.6 (PyYAML 6.0.4) stops at 1,000 levels of its own: in flow style its
+        # scanner reads that far ahead before the events that count MAX_DEPTH are parsed.
+        return f"nested deeper than {MAX_DEPTH} levels; flatten the document"
     context = f"{exc.context}: " if exc.context else ""
     return f"not valid YAML ({context}{problem})"
