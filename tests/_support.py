@@ -73,6 +73,11 @@ def one_error_line(err: str) -> str:
     return lines[0]
 
 
+def emulator_threads() -> set[threading.Thread]:
+    """The emulators' serving threads alive now (one per running Emulator)."""
+    return {t for t in threading.enumerate() if t.name == "heygen-emulator"}
+
+
 @contextlib.contextmanager
 def serving(app: Any, **options: Any) -> Iterator[Any]:
     """``app`` on a threaded werkzeug server on 127.0.0.1, port 0, for tests that stand in for a

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from _support import emulator_threads
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -110,7 +110,7 @@ def _case(name: str, plan: str | None = None) -> Case:
 
 
 def test_cases_with_the_same_plan_share_an_emulator_reset_between_them() -> None:
-    serving = {t for t in threading.enumerate() if t.name == "heygen-emulator"}
+    serving = emulator_threads()
     target = emulator_target("pro")
     jpeg = CONTRACTS / "media" / "tiny.jpg"
     with target(_case("a")) as first:
@@ -127,15 +127,15 @@ def test_cases_with_the_same_plan_share_an_emulator_reset_between_them() -> None
     with target(_case("e", plan="trial")) as other_plan:
         assert other_plan.api_base != after_error.api_base, "another plan, another emulator"
     target.close()
-    assert {t for t in threading.enumerate() if t.name == "heygen-emulator"} == serving
+    assert emulator_threads() == serving
     with pytest.raises(requests.ConnectionError):
         requests.get(other_plan.api_base, timeout=5)
 
 
 def test_a_check_leaves_no_emulator_running() -> None:
-    serving = {t for t in threading.enumerate() if t.name == "heygen-emulator" and t.is_alive()}
+    serving = emulator_threads()
     assert run_check(mode="emulator", contracts_dir=CONTRACTS, only=["upload-v3"]).counts
-    assert {t for t in threading.enumerate() if t.name == "heygen-emulator"} == serving
+    assert emulator_threads() == serving
 
 
 def test_only_filters_cases_and_rejects_unknown() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+from _support import emulator_threads
 from requests_toolbelt import MultipartEncoder
 
 from heygen_lab.emulator import (
@@ -960,9 +961,9 @@ def test_start_stop_and_ports(tmp_path: Path) -> None:
 
 
 def test_one_thread_serves_both_hosts_and_a_stalled_request_holds_up_neither() -> None:
-    before = {t for t in threading.enumerate() if t.name == "heygen-emulator"}
+    before = emulator_threads()
     with Emulator() as emu:
-        serving = {t for t in threading.enumerate() if t.name == "heygen-emulator"} - before
+        serving = emulator_threads() - before
         assert len(serving) == 1
         stalled = []
         for base in (emu.upload_base, emu.api_base):  # half a request line on each host
