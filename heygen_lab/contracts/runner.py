@@ -124,19 +124,22 @@ class EmulatorTarget:
     stops the emulator still running."""
 
     def __init__(self, plan: str = "pro", **emulator_options: Any) -> None:
+        from heygen_lab.emulator import DEMO_KEY
+
         self.plan = plan
         self.options = emulator_options
+        self._key = next(iter(emulator_options.get("keys", [DEMO_KEY])))  # what "valid" sends
         self._running: tuple[tuple[str, str | None], Emulator] | None = None
 
     @contextmanager
     def __call__(self, case: Case) -> Iterator[Session]:
-        from heygen_lab.emulator import DEMO_KEY, ManualClock
+        from heygen_lab.emulator import ManualClock
 
         emu = self._emulator_for(case)
-        emu_key = next(iter(self.options.get("keys", [DEMO_KEY])))
 
         def client(kind: str) -> HeyGenClient:  # kind "none" sends no key at all
-            return emu.client(api_key=emu_key if kind == "valid" else INVALID_KEY, max_retries=0)
+            return emu.client(api_key=self._key if kind == "valid" else INVALID_KEY,
+                              max_retries=0)
 
         clock = emu.clock
         advance = clock.advance if isinstance(clock, ManualClock) else time.sleep
@@ -175,13 +178,14 @@ class EmulatorTarget:
 
 @contextmanager
 def closing_target(target: Target) -> Iterator[Target]:
-    """``target`` until the block ends, then closed if it keeps anything running (an
-    :class:`EmulatorTarget` does)."""
+    """``target`` until the block ends, then closed if it keeps anything running (has a
+    ``close()``, as an :class:`EmulatorTarget` has)."""
     try:
         yield target
     finally:
-        if isinstance(target, EmulatorTarget):
-            target.close()
+        close = getattr(target, "close", None)
+        if close is not None:
+            close()
 
 
 def emulator_target(plan: str = "pro", **emulator_options: Any) -> EmulatorTarget:
