@@ -32,6 +32,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Generator, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -193,16 +194,14 @@ class ContractCase(pytest.Item):
         cassettes = (config.rootpath / value) if value else contracts_dir.parent / "cassettes"
         target, _ = make_target(mode, plan=plan, cassette_dir=cassettes.resolve(),
                                 settings=settings)
-        with closing_target(target):
-            if mode == "replay":
-                from heygen_lab.cassettes.network import block_network
+        guard: AbstractContextManager[object] = nullcontext()
+        if mode == "replay":
+            from heygen_lab.cassettes.network import block_network
 
-                hint = (f"run with --heygen-mode emulator, or re-record the cassette with "
-                        f"'heygen-lab record --only {self.case.id}'")
-                with block_network(hint):
-                    result = run_case(self.case, target, contracts_dir)
-            else:
-                result = run_case(self.case, target, contracts_dir)
+            guard = block_network(f"run with --heygen-mode emulator, or re-record the cassette "
+                                  f"with 'heygen-lab record --only {self.case.id}'")
+        with closing_target(target), guard:
+            result = run_case(self.case, target, contracts_dir)
         if result.verdict == "skip":
             pytest.skip(result.reason)
         if result.verdict != "pass":
