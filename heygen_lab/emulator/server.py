@@ -5,18 +5,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import io
 import logging
 import selectors
 import shutil
 import socket
 import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -51,8 +53,106 @@ class HeldAsset:
     """Of the stored bytes (``None`` while a direct upload's PUT has not arrived)."""
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """werkzeug's handler, logging to ``heygen_lab.emulator`` at debug level, not stderr."""
+class _Connections:
+    """The open connections of one emulator's servers, so that stop() can end kept-alive ones."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[socket.socket, threading.Thread] = {}
+        self._closed = False
+
+    def add(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._open[conn] = threading.current_thread()
+            if self._closed:  # accepted just before stop(): serve nothing more on it
+                _end_reading(conn)
+
+    def discard(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._open.pop(conn, None)
+
+    def close(self, timeout: float) -> None:
+        """End every connection's reading side (a response being written still completes, an
+        idle connection's thread wakes and ends) and wait up to ``timeout`` for their threads."""
+        with self._lock:
+            self._closed = True
+            open_now = list(self._open.items())
+        for conn, _ in open_now:
+            _end_reading(conn)
+        deadline = time.monotonic() + timeout
+        for _, thread in open_now:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def _end_reading(conn: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        conn.shutdown(socket.SHUT_RD)
+
+
+class _RequestBody(io.RawIOBase):
+    """What is left of one request's body (its Content-Length) on a connection: reads end at
+    its last byte, so neither the app nor werkzeug's drain after the response can take bytes of
+    the next request on a kept-alive connection."""
+
+    def __init__(self, rfile: Any, length: int) -> None:
+        self._rfile, self.left = rfile, length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        want = min(len(buffer), self.left)
+        got = self._rfile.readinto(memoryview(buffer)[:want]) if want else 0
+        self.left -= got or 0
+        return got or 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        want = self.left if size is None or size < 0 else min(size, self.left)
+        data: bytes = self._rfile.read(want) if want else b""
+        self.left -= len(data)
+        return data
+
+
+class _Handler(WSGIRequestHandler):
+    """werkzeug's handler, logging to ``heygen_lab.emulator`` at debug level (not stderr), and
+    keeping HTTP/1.1 connections alive as HeyGen's hosts do. werkzeug closes every connection
+    because its drain after a response could read into the next request; here a request's body
+    is read through :class:`_RequestBody`, which stops at its Content-Length, and a connection
+    stays open only when the body was read whole before the answer went out (else it closes,
+    as before). A chunked body always closes. Per emulator: ``timeout`` (also how long an idle
+    connection is kept) and ``connections``."""
+
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
+    connections: _Connections
+    _body: _RequestBody | None = None
+
+    def setup(self) -> None:
+        super().setup()
+        self.connections.add(self.connection)
+
+    def finish(self) -> None:
+        self.connections.discard(self.connection)
+        super().finish()
+
+    def run_wsgi(self) -> None:
+        length = self.headers.get("Content-Length", "0")
+        rfile = self.rfile
+        if "Transfer-Encoding" not in self.headers and length.isascii() and length.isdigit():
+            self._body = _RequestBody(rfile, int(length))
+            self.rfile = cast(Any, self._body)
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = rfile
+            if self._body is None or self._body.left:
+                self.close_connection = True
+            self._body = None
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if (keyword, value) == ("Connection", "close") and not self.close_connection \
+                and self._body is not None and not self._body.left:
+            return  # the request was read whole: the connection can carry the next one
+        super().send_header(keyword, value)
 
     def log(self, type: str, message: str, *args: Any) -> None:
         _log.debug(message, *args)
@@ -99,6 +199,7 @@ class Emulator:
         self.api_base = ""
         self.upload_base = ""
         self._servers: list[BaseWSGIServer] = []
+        self._connections = _Connections()
         self._serving: tuple[threading.Thread, socket.socket] | None = None  # and its wake-up
         self._stopped = False
 
@@ -109,7 +210,8 @@ class Emulator:
             raise RuntimeError("this Emulator was already started; create a new one")
         self.state.tmp_dir.mkdir(parents=True, exist_ok=True)
         (self.storage_dir / "objects").mkdir(parents=True, exist_ok=True)
-        handler = type("_Handler", (_QuietHandler,), {"timeout": self.read_timeout})
+        handler = type("_Handler", (_Handler,), {"timeout": self.read_timeout,
+                                                  "connections": self._connections})
         host = f"[{self.host}]" if ":" in self.host else self.host
         for kind, port in zip(("api", "upload"), self._ports, strict=True):
             try:
@@ -160,6 +262,7 @@ class Emulator:
             server.server_close()
         self.service.stopping.set()
         self.service.wait_idle(timeout=5)
+        self._connections.close(timeout=1)
         if self._owned_dir:
             shutil.rmtree(self.storage_dir, ignore_errors=True)
 
