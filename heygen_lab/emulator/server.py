@@ -81,7 +81,8 @@ class _Connections:
             _end_reading(conn)
         deadline = time.monotonic() + timeout
         for _, thread in open_now:
-            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread is not threading.current_thread():  # stop() called from a handler
+                thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _end_reading(conn: socket.socket) -> None:
