@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import settings
@@ -14,6 +15,7 @@ from hypothesis import settings
 settings.register_profile("heygen-lab", deadline=None, derandomize=True, database=None)
 settings.load_profile("heygen-lab")
 
+T = TypeVar("T")
 MEDIA = Path(__file__).resolve().parent.parent / "contracts" / "media"
 
 
@@ -73,6 +75,36 @@ def pytest_configure(config: pytest.Config) -> None:
     mode = config.getoption("--heygen-mode", default=None)
     if mode != "live" and "HEYGEN_API_KEY" in os.environ:
         config.stash[_HIDDEN_KEY] = os.environ.pop("HEYGEN_API_KEY")
+    if config.pluginmanager.hasplugin("nbval"):
+        import nbval.kernel
+
+        start = nbval.kernel.start_new_kernel
+        nbval.kernel.start_new_kernel = retry_kernel_start(start)
+        config.add_cleanup(lambda: setattr(nbval.kernel, "start_new_kernel", start))
+
+
+KERNEL_DIED = "Kernel died before replying to kernel_info"
+
+
+def retry_kernel_start(start: Callable[..., T], attempts: int = 3) -> Callable[..., T]:
+    """nbval's kernel start, tried again (up to ``attempts`` in all) when the kernel dies before
+    it is ready. jupyter_client picks a kernel's five TCP ports by binding port 0 and letting go;
+    the kernel binds them about a second later and exits at once if one was taken meanwhile,
+    here by a server another worker started on port 0 (an emulator starts two). nbval would
+    report every cell of that notebook as an error. A kernel that does not answer in time is
+    not tried again."""
+
+    @functools.wraps(start)
+    def start_again_if_it_died(*args: Any, **kwargs: Any) -> T:
+        for attempt in range(1, attempts + 1):
+            try:
+                return start(*args, **kwargs)
+            except RuntimeError as exc:  # start() has shut the dead kernel down already
+                if KERNEL_DIED not in str(exc) or attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
+
+    return start_again_if_it_died
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
