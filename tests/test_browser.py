@@ -185,6 +185,9 @@ def lab() -> Iterator[Lab]:
                      f"--IdentityProvider.token={TOKEN}",
                      f"--ServerApp.root_dir={tmp / 'work' / 'notebooks'}",
                      "--ServerApp.terminals_enabled=False", "--LabApp.expose_app_in_browser=True",
+                     # Kernels on Unix sockets in the runtime dir: TCP ports picked by binding
+                     # port 0 and letting go can be taken before the kernel binds them.
+                     "--KernelManager.transport=ipc",
                      "--LabApp.extension_manager=readonly", "--LabApp.news_url=None",
                      "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
                     env=env, cwd=tmp, stdin=subprocess.DEVNULL, stdout=out,
@@ -269,6 +272,7 @@ def _shown_before_running(page: Any, cls: str) -> None:
 def test_upload_widget_uploads_a_chosen_file(lab: Lab, page: Any, media_dir: Path,
                                              tmp_path: Path) -> None:
     lab.open(page, "01_upload_and_diagnose.ipynb")
+    assert any((lab.tmp / "runtime").glob("kernel-*-ipc-*")), "the kernel is on Unix sockets"
     _shown_before_running(page, ".widget-upload")
     lab.run_all(page)
     widget = _widget(page, ".widget-upload")
