@@ -87,8 +87,9 @@ KERNEL_DIED = "Kernel died before replying to kernel_info"
 
 
 def retry_kernel_start(start: Callable[..., T], attempts: int = 3) -> Callable[..., T]:
-    """nbval's kernel start, tried again (up to ``attempts`` in all) when the kernel dies before
-    it is ready. jupyter_client picks a kernel's five TCP ports by binding port 0 and letting go;
+    """A kernel start (nbval's, or jupyter_client's ``start_new_kernel``: both shut a kernel that
+    failed down and raise), tried again (up to ``attempts`` in all) when it died before it was
+    ready. jupyter_client picks a kernel's five TCP ports by binding port 0 and letting go;
     the kernel binds them about a second later and exits at once if one was taken meanwhile,
     here by a server another worker started on port 0 (an emulator starts two). nbval would
     report every cell of that notebook as an error. A kernel that does not answer in time is

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from conftest import retry_kernel_start
 
 pytest.importorskip("ipywidgets")
 
@@ -656,7 +657,8 @@ class Kernels:
         if self.running is None or not self.running[0].is_alive():
             self.close()
             manager = pytest.importorskip("jupyter_client.manager")
-            self.running = manager.start_new_kernel(kernel_name="python3", cwd=str(self.cwd))
+            start = retry_kernel_start(manager.start_new_kernel)  # a port taken: start again
+            self.running = start(kernel_name="python3", cwd=str(self.cwd))
         return self.running
 
     def take(self) -> tuple[Any, Any]:
