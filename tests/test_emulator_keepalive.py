@@ -1,4 +1,4 @@
-"""The emulator keeps HTTP/1.1 connections alive, as HeyGen's hosts do, without ever reading one
+"""The emulator keeps HTTP/1.1 connections alive (HTTP/1.1's default), without ever reading one
 request's bytes as part of another: a body the answer went out before reading closes the
 connection, pipelined requests are answered in order, and stop() ends idle connections."""
 

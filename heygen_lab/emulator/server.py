@@ -116,8 +116,8 @@ class _RequestBody(io.RawIOBase):
 
 class _Handler(WSGIRequestHandler):
     """werkzeug's handler, logging to ``heygen_lab.emulator`` at debug level (not stderr), and
-    keeping HTTP/1.1 connections alive as HeyGen's hosts do. werkzeug closes every connection
-    because its drain after a response could read into the next request; here a request's body
+    keeping connections alive (HTTP/1.1's default, which clients rely on). werkzeug closes every
+    connection because its drain after a response could read into the next request; here a body
     is read through :class:`_RequestBody`, which stops at its Content-Length, and a connection
     stays open only when the body was read whole before the answer went out (else it closes,
     as before). A chunked body always closes. Per emulator: ``timeout`` (also how long an idle
