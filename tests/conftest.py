@@ -83,6 +83,15 @@ def pytest_configure(config: pytest.Config) -> None:
         config.add_cleanup(lambda: setattr(nbval.kernel, "start_new_kernel", start))
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import os
+
+    key = config.stash.get(_HIDDEN_KEY, None)
+    if key is not None:
+        os.environ["HEYGEN_API_KEY"] = key
+
+
+_HIDDEN_KEY = pytest.StashKey[str]()
 KERNEL_DIED = "Kernel died before replying to kernel_info"
 
 
@@ -108,15 +117,6 @@ def retry_kernel_start(start: Callable[..., T], attempts: int = 3) -> Callable[.
     return start_again_if_it_died
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    import os
-
-    key = config.stash.get(_HIDDEN_KEY, None)
-    if key is not None:
-        os.environ["HEYGEN_API_KEY"] = key
-
-
-_HIDDEN_KEY = pytest.StashKey[str]()
 _TOGETHER = {"tests/test_browser.py"}
 
 
