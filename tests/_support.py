@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
-from collections.abc import Iterator
-from typing import IO, Any
+from collections.abc import Callable, Iterator
+from typing import IO, Any, TypeVar
 
 import requests
 
@@ -71,6 +72,32 @@ def one_error_line(err: str) -> str:
     assert len(lines) == 1, f"expected one line on stderr, got {lines!r}"
     assert lines[0].startswith(CLI_ERROR) and "Traceback" not in err
     return lines[0]
+
+
+T = TypeVar("T")
+KERNEL_DIED = "Kernel died before replying to kernel_info"
+
+
+def retry_kernel_start(start: Callable[..., T], attempts: int = 3) -> Callable[..., T]:
+    """A kernel start (nbval's, or jupyter_client's ``start_new_kernel``: both shut a kernel that
+    failed down and raise), tried again (up to ``attempts`` in all) when it died before it was
+    ready. jupyter_client picks a kernel's five TCP ports by binding port 0 and letting go;
+    the kernel binds them about a second later and exits at once if one was taken meanwhile,
+    here by a server another worker started on port 0 (an emulator starts two). nbval would
+    report every cell of that notebook as an error. A kernel that does not answer in time is
+    not tried again."""
+
+    @functools.wraps(start)
+    def start_again_if_it_died(*args: Any, **kwargs: Any) -> T:
+        for _ in range(attempts - 1):
+            try:
+                return start(*args, **kwargs)
+            except RuntimeError as exc:  # start() has shut the dead kernel down already
+                if KERNEL_DIED not in str(exc):
+                    raise
+        return start(*args, **kwargs)
+
+    return start_again_if_it_died
 
 
 def emulator_threads() -> set[threading.Thread]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -15,7 +14,6 @@ from hypothesis import settings
 settings.register_profile("heygen-lab", deadline=None, derandomize=True, database=None)
 settings.load_profile("heygen-lab")
 
-T = TypeVar("T")
 MEDIA = Path(__file__).resolve().parent.parent / "contracts" / "media"
 
 
@@ -77,6 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_HIDDEN_KEY] = os.environ.pop("HEYGEN_API_KEY")
     if config.pluginmanager.hasplugin("nbval"):
         import nbval.kernel
+        from _support import retry_kernel_start
 
         start = nbval.kernel.start_new_kernel
         nbval.kernel.start_new_kernel = retry_kernel_start(start)
@@ -92,31 +91,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 _HIDDEN_KEY = pytest.StashKey[str]()
-KERNEL_DIED = "Kernel died before replying to kernel_info"
-
-
-def retry_kernel_start(start: Callable[..., T], attempts: int = 3) -> Callable[..., T]:
-    """A kernel start (nbval's, or jupyter_client's ``start_new_kernel``: both shut a kernel that
-    failed down and raise), tried again (up to ``attempts`` in all) when it died before it was
-    ready. jupyter_client picks a kernel's five TCP ports by binding port 0 and letting go;
-    the kernel binds them about a second later and exits at once if one was taken meanwhile,
-    here by a server another worker started on port 0 (an emulator starts two). nbval would
-    report every cell of that notebook as an error. A kernel that does not answer in time is
-    not tried again."""
-
-    @functools.wraps(start)
-    def start_again_if_it_died(*args: Any, **kwargs: Any) -> T:
-        for _ in range(attempts - 1):
-            try:
-                return start(*args, **kwargs)
-            except RuntimeError as exc:  # start() has shut the dead kernel down already
-                if KERNEL_DIED not in str(exc):
-                    raise
-        return start(*args, **kwargs)
-
-    return start_again_if_it_died
-
-
 _TOGETHER = {"tests/test_browser.py"}
 
 

@@ -1,5 +1,6 @@
-"""The suite's retry of nbval's kernel start (``tests/conftest.py``): a kernel that died before
-it was ready (a port it was handed got taken) is started again; any other failure is not."""
+"""The suite's retry of a kernel start (``tests/_support.py``; ``tests/conftest.py`` puts it
+under nbval): a kernel that died before it was ready (a port it was handed got taken) is started
+again; any other failure is not."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import nbval.kernel
 import pytest
-from conftest import KERNEL_DIED, retry_kernel_start
+from _support import KERNEL_DIED, retry_kernel_start
 
 
 def _starter(*failures: str) -> tuple[list[dict[str, Any]], Any]:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from conftest import retry_kernel_start
+from _support import retry_kernel_start
 
 pytest.importorskip("ipywidgets")
 
