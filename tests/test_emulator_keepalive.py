@@ -55,6 +55,13 @@ def _send(conn: http.client.HTTPConnection, name: str
     return conn.getresponse(), sock
 
 
+def _raw(method: str, path: str, body: bytes = b"", key: str = DEMO_KEY) -> bytes:
+    """One request as it goes over the wire (JSON content type, Content-Length given)."""
+    return (f"{method} {path} HTTP/1.1\r\nHost: x\r\nX-Api-Key: {key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
+
+
 def _answer(reader: Any) -> tuple[int, dict[str, str], bytes]:
     """One answer off a connection's buffered reader: status, headers, body (Content-Length)."""
     status = int(reader.readline().split(b" ")[1])
@@ -92,15 +99,12 @@ def test_requests_share_one_connection(emu: Emulator) -> None:
 
 
 def test_an_answer_sent_before_the_body_was_read_closes_the_connection(emu: Emulator) -> None:
-    method, path, _, body = REQUESTS["wrong-key-with-body"]
-    head = (f"{method} {path} HTTP/1.1\r\nHost: x\r\nX-Api-Key: wrong-key\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    method, path, key, body = REQUESTS["wrong-key-with-body"]
     # The body is itself a request line: read as a request, it would get an answer of its own.
     smuggled = b"GET /v3/users/me HTTP/1.1\r\nHost: x\r\n\r\n"
     assert len(smuggled) < len(body)
-    payload = smuggled.ljust(len(body), b" ")
     with socket.create_connection(_host(emu, path), timeout=TIMEOUT) as sock:
-        sock.sendall(head + payload)
+        sock.sendall(_raw(method, path, smuggled.ljust(len(body), b" "), key))
         received = b""
         while chunk := sock.recv(65536):  # the server ends the connection: EOF, not a timeout
             received += chunk
@@ -109,15 +113,9 @@ def test_an_answer_sent_before_the_body_was_read_closes_the_connection(emu: Emul
 
 
 def test_pipelined_requests_are_answered_in_order(emu: Emulator) -> None:
-    def request(method: str, path: str, body: bytes = b"") -> bytes:
-        return (f"{method} {path} HTTP/1.1\r\nHost: x\r\nX-Api-Key: {DEMO_KEY}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-                ).encode() + body
-
     with socket.create_connection(_host(emu, "/v3/users/me"), timeout=TIMEOUT) as sock:
-        sock.sendall(request("POST", "/v3/assets/direct-uploads", INIT)
-                     + request("GET", "/v3/no-such-thing")
-                     + request("GET", "/v3/users/me"))
+        sock.sendall(_raw("POST", "/v3/assets/direct-uploads", INIT)
+                     + _raw("GET", "/v3/no-such-thing") + _raw("GET", "/v3/users/me"))
         with sock.makefile("rb") as reader:
             answers = [(status, json.loads(body)) for status, _, body in
                        (_answer(reader) for _ in range(3))]
@@ -130,8 +128,7 @@ def test_stop_ends_idle_connections_and_their_threads() -> None:
     emu = Emulator().start()
     try:
         sock = socket.create_connection(_host(emu, "/v3/users/me"), timeout=TIMEOUT)
-        sock.sendall(f"GET /v3/users/me HTTP/1.1\r\nHost: x\r\nX-Api-Key: {DEMO_KEY}"
-                     "\r\n\r\n".encode())
+        sock.sendall(_raw("GET", "/v3/users/me"))
         reader = sock.makefile("rb")
         status, headers, _ = _answer(reader)
         assert status == 200 and "connection" not in headers, "kept alive"
