@@ -55,8 +55,9 @@ def _send(conn: http.client.HTTPConnection, name: str
     return conn.getresponse(), sock
 
 
-def _raw(method: str, path: str, body: bytes = b"", key: str = DEMO_KEY) -> bytes:
-    """One request as it goes over the wire (JSON content type, Content-Length given)."""
+def _raw(method: str, path: str, key: str, body: bytes) -> bytes:
+    """One request as it goes over the wire (JSON content type, Content-Length given); its
+    arguments in the order of a ``REQUESTS`` entry."""
     return (f"{method} {path} HTTP/1.1\r\nHost: x\r\nX-Api-Key: {key}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
             ).encode() + body
@@ -104,7 +105,7 @@ def test_an_answer_sent_before_the_body_was_read_closes_the_connection(emu: Emul
     smuggled = b"GET /v3/users/me HTTP/1.1\r\nHost: x\r\n\r\n"
     assert len(smuggled) < len(body)
     with socket.create_connection(_host(emu, path), timeout=TIMEOUT) as sock:
-        sock.sendall(_raw(method, path, smuggled.ljust(len(body), b" "), key))
+        sock.sendall(_raw(method, path, key, smuggled.ljust(len(body), b" ")))
         received = b""
         while chunk := sock.recv(65536):  # the server ends the connection: EOF, not a timeout
             received += chunk
@@ -114,8 +115,7 @@ def test_an_answer_sent_before_the_body_was_read_closes_the_connection(emu: Emul
 
 def test_pipelined_requests_are_answered_in_order(emu: Emulator) -> None:
     with socket.create_connection(_host(emu, "/v3/users/me"), timeout=TIMEOUT) as sock:
-        sock.sendall(_raw("POST", "/v3/assets/direct-uploads", INIT)
-                     + _raw("GET", "/v3/no-such-thing") + _raw("GET", "/v3/users/me"))
+        sock.sendall(b"".join(_raw(*REQUESTS[name]) for name in ("init", "unknown", "me")))
         with sock.makefile("rb") as reader:
             answers = [(status, json.loads(body)) for status, _, body in
                        (_answer(reader) for _ in range(3))]
@@ -128,7 +128,7 @@ def test_stop_ends_idle_connections_and_their_threads() -> None:
     emu = Emulator().start()
     try:
         sock = socket.create_connection(_host(emu, "/v3/users/me"), timeout=TIMEOUT)
-        sock.sendall(_raw("GET", "/v3/users/me"))
+        sock.sendall(_raw(*REQUESTS["me"]))
         reader = sock.makefile("rb")
         status, headers, _ = _answer(reader)
         assert status == 200 and "connection" not in headers, "kept alive"
