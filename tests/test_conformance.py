@@ -39,17 +39,24 @@ def emu() -> Iterator[Emulator]:
         yield e
 
 
-def send(emu: Emulator, op: Operation, params: dict[str, str], query: dict[str, str],
-         body: Any, *, with_file: bool = True) -> requests.Response:
+@pytest.fixture(scope="module")
+def http() -> Iterator[requests.Session]:
+    """One keep-alive session for the module's requests, as a client's code would hold one."""
+    with requests.Session() as session:
+        session.headers["X-Api-Key"] = DEMO_KEY
+        yield session
+
+
+def send(http: requests.Session, emu: Emulator, op: Operation, params: dict[str, str],
+         query: dict[str, str], body: Any, *, with_file: bool = True) -> requests.Response:
     url = emu.api_base + op.path(**params)
-    headers = {"X-Api-Key": DEMO_KEY}
     if op.body_encoding == "multipart":
         enc = MultipartEncoder(fields={"file": ("tiny.png", PNG, "image/png")} if with_file
                                else {"other": "x"})
-        return requests.request(op.method, url, params=query, data=enc, timeout=30,
-                                headers={**headers, "Content-Type": enc.content_type})
-    return requests.request(op.method, url, params=query, headers=headers, timeout=30,
-                            json=body if op.body_encoding == "json" else None)
+        return http.request(op.method, url, params=query, data=enc, timeout=30,
+                            headers={"Content-Type": enc.content_type})
+    return http.request(op.method, url, params=query, timeout=30,
+                        json=body if op.body_encoding == "json" else None)
 
 
 def assert_in_spec(emu: Emulator, op: Operation, r: requests.Response) -> None:
@@ -66,18 +73,19 @@ def assert_in_spec(emu: Emulator, op: Operation, r: requests.Response) -> None:
 @pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.name)
 @settings(max_examples=6)
 @given(data=st.data())
-def test_any_valid_request_is_answered_as_the_spec_says(emu: Emulator, op: Operation,
-                                                        data: st.DataObject) -> None:
+def test_any_valid_request_is_answered_as_the_spec_says(http: requests.Session, emu: Emulator,
+                                                        op: Operation, data: st.DataObject
+                                                        ) -> None:
     params = {p: data.draw(_ID, label=p) for p in op.path_params}
-    r = send(emu, op, params, data.draw(query_for(op), label="query"),
+    r = send(http, emu, op, params, data.draw(query_for(op), label="query"),
              data.draw(body_for(op), label="body"))
     assert_in_spec(emu, op, r)
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.name)
-def test_every_operation_is_served(emu: Emulator, op: Operation) -> None:
+def test_every_operation_is_served(http: requests.Session, emu: Emulator, op: Operation) -> None:
     query = {f.json_name: minimal_query(f.type) for f in op.flags_in("query") if f.required}
-    r = send(emu, op, dict.fromkeys(op.path_params, "unknown-id"), query,
+    r = send(http, emu, op, dict.fromkeys(op.path_params, "unknown-id"), query,
              minimal(op.request_schema) if op.body_encoding == "json" else None)
     assert r.status_code != 501, r.text
     assert_in_spec(emu, op, r)
@@ -98,14 +106,15 @@ def _missing_cases() -> list[tuple[Operation, str]]:
 
 @pytest.mark.parametrize(("op", "field"), _missing_cases(),
                          ids=lambda x: x.name if isinstance(x, Operation) else x)
-def test_a_request_missing_a_required_field_names_it(emu: Emulator, op: Operation,
-                                                     field: str) -> None:
+def test_a_request_missing_a_required_field_names_it(http: requests.Session, emu: Emulator,
+                                                     op: Operation, field: str) -> None:
     query = {f.json_name: minimal_query(f.type) for f in op.flags_in("query")
              if f.required and f.json_name != field}
     body = minimal(op.request_schema) if op.body_encoding == "json" else None
     if isinstance(body, dict):
         body.pop(field, None)
-    r = send(emu, op, dict.fromkeys(op.path_params, "x"), query, body, with_file=field != "file")
+    r = send(http, emu, op, dict.fromkeys(op.path_params, "x"), query, body,
+             with_file=field != "file")
     assert r.status_code == 400, r.text
     assert r.json()["error"]["code"] == "invalid_parameter"
     assert r.json()["error"]["param"] == field
