@@ -78,6 +78,7 @@ _FTYP = {
                     "image/heic"),
     **dict.fromkeys((b"avif", b"avis"), "image/avif"),
     b"qt  ": "video/quicktime",
+    b"3gp4": "video/3gpp", b"3gp5": "video/3gpp", b"3g2a": "video/3gpp2",
 }
 
 

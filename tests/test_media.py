@@ -143,10 +143,22 @@ def test_load_media_never_crashes(data: bytes) -> None:
         assert media.size == len(data) and media.mime_type == sniff(data[:64])
 
 
+def test_the_client_names_every_brand_the_emulator_knows() -> None:
+    """The emulator keeps its own brand table; the client's pre-flight names the same type for
+    each brand, so a refused file is called what HeyGen (as emulated) would call it."""
+    from heygen_lab.emulator.facts import _FTYP_BRANDS
+    from heygen_lab.emulator.facts import sniff as emulator_sniff
+
+    for brand in _FTYP_BRANDS:
+        head = b"\x00\x00\x00\x18ftyp" + brand + b"\x00\x00\x00\x00" + brand
+        assert sniff(head) == emulator_sniff(head), brand
+
+
 @pytest.mark.parametrize(("brand", "mime"), [
     (b"mp42", "video/mp4"), (b"isom", "video/mp4"), (b"heic", "image/heic"),
     (b"mif1", "image/heic"), (b"avif", "image/avif"), (b"M4A ", "audio/mp4"),
-    (b"qt  ", "video/quicktime"), (b"zzzz", "application/octet-stream"),
+    (b"qt  ", "video/quicktime"), (b"3gp4", "video/3gpp"), (b"3g2a", "video/3gpp2"),
+    (b"zzzz", "application/octet-stream"),
 ])
 def test_iso_media_is_told_apart_by_its_brand(tmp_path: Path, brand: bytes, mime: str) -> None:
     from heygen_lab.emulator.facts import sniff as emulator_sniff
