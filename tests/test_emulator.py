@@ -897,6 +897,24 @@ def test_stopping_ends_injected_latency_instead_of_waiting_it_out() -> None:
     assert emu.service.wait_idle(timeout=0), "no request is still sleeping after stop()"
 
 
+def test_a_request_reaching_a_stopping_emulator_is_refused_not_handled() -> None:
+    """stop() waits for the requests being handled, then removes the storage. A request whose
+    connection was accepted before, but which reaches the application only once stop() began
+    (a busy machine), is answered 503 without running a handler: no handler error about the
+    storage that is gone, and nothing stored. (Here the stop is begun by hand, as stop() begins
+    it, so the request lands in that window every time.)"""
+    emu = Emulator().start()
+    try:
+        emu.service.stopping.set()
+        shutil.rmtree(emu.storage_dir / "tmp")  # as stop() removes it, once idle
+        r = post_v1(emu, JPEG, "image/jpeg")
+        assert r.status_code == 503, r.text
+        assert emu.assets() == []
+    finally:
+        emu.stop()
+    emu.check()  # no handler ran, so none failed
+
+
 # ---------------------------------------------------------------- payload table and overrides
 def test_payload_overrides_change_the_emitted_payload() -> None:
     with Emulator(payload_overrides={"v1.asset_data_missing": {"message": "drifted"},

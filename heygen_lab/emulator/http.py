@@ -295,26 +295,34 @@ class Service:
         self._idle = threading.Condition()
         self._active = 0
         self.stopping = threading.Event()
-        """Set by ``Emulator.stop()``: injected latency ends early, so stopping never waits it."""
+        """Set by ``Emulator.stop()``: injected latency ends early, so stopping never waits it, and
+        a request that reaches the application after it is answered 503 without being handled
+        (stop() waits only for the requests already in, then removes the storage)."""
 
     # ---------------------------------------------------------------- dispatch
     def wsgi(self, host: ServedHost) -> WSGIApplication:
         """The WSGI application of one host."""
         def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
             request = Request(environ)
-            with self._idle:
-                self._active += 1
-            try:
-                delay, fault = self.faults.decide(request.path)
-                if delay:
-                    self.stopping.wait(delay)
-                if fault is not None and fault.kind == "drop":
-                    _drop(environ)
-                response = self._respond(request, host, version_of(request.path, host), fault)
-            finally:
-                with self._idle:
-                    self._active -= 1
-                    self._idle.notify_all()
+            version = version_of(request.path, host)
+            with self._idle:  # stop() waits for the requests counted here, then removes storage
+                refused = self.stopping.is_set()
+                if not refused:
+                    self._active += 1
+            if refused:  # in only once stop() began (a busy machine): answered, never handled
+                response = self._render(Refusal(f"{version}.internal_error", status=503))
+            else:
+                try:
+                    delay, fault = self.faults.decide(request.path)
+                    if delay:
+                        self.stopping.wait(delay)
+                    if fault is not None and fault.kind == "drop":
+                        _drop(environ)
+                    response = self._respond(request, host, version, fault)
+                finally:
+                    with self._idle:
+                        self._active -= 1
+                        self._idle.notify_all()
             response.headers["X-Request-Id"] = f"emu-req-{next(self._ids):06d}"
             return response(environ, start_response)
 
