@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bare_env(**extra: str) -> dict[str, str]:
+    """The environment of a child process that must see none of the caller's HeyGen settings
+    (no key can leak in): PATH, this checkout on PYTHONPATH, ``extra``, and
+    PYTHONDONTWRITEBYTECODE when the caller set it (no bytecode lands in the checkout of
+    someone who asked for none)."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **extra}
+    if "PYTHONDONTWRITEBYTECODE" in os.environ:
+        env["PYTHONDONTWRITEBYTECODE"] = os.environ["PYTHONDONTWRITEBYTECODE"]
+    return env
 
 
 def read_lines(stream: IO[str], count: int, timeout: float = 60.0) -> list[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from _support import one_error_line, read_lines
+from _support import bare_env, one_error_line, read_lines
 from _support import run_cli as run
 
 from heygen_lab.cli import main
@@ -268,27 +268,25 @@ def test_whoami_on_a_trial_plan(capsys: pytest.CaptureFixture[str]) -> None:
 # ---------------------------------------------------------------- as a process
 def test_a_failing_upload_as_a_process(tmp_path: Path) -> None:
     missing = tmp_path / "missing.jpg"
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", ENTRY, "upload", str(missing)], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=60)
+                          env=bare_env(), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert proc.stdout == ""
     one_error_line(proc.stderr)
 
 
 def test_a_successful_upload_as_a_process(jpeg: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", ENTRY, "upload", str(jpeg), "--quiet"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+                          cwd=ROOT, env=bare_env(), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["id"]
 
 
 @pytest.fixture
 def serving() -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", ENTRY, "serve", "--api-port", "0"], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=bare_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     try:
         assert proc.stdout is not None
         lines = [line.strip() for line in read_lines(proc.stdout, 3)]

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from _support import bare_env
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -565,13 +566,9 @@ def test_a_malformed_base_in_the_environment_is_one_line(
 ENTRY = "import sys; from heygen_lab.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
-    return {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path)}
-
-
 def test_output_piped_to_a_closed_reader_ends_quietly(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", ENTRY, "check", "--mode", "replay"],
-                            cwd=ROOT, env=_env(tmp_path), stdout=subprocess.PIPE,
+                            cwd=ROOT, env=bare_env(TMPDIR=str(tmp_path)), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.readline()
@@ -589,8 +586,8 @@ def test_serve_stops_and_removes_its_storage_on_a_signal(tmp_path: Path, sig: in
     scratch = tmp_path / "t"
     scratch.mkdir()
     proc = subprocess.Popen([sys.executable, "-c", ENTRY, "serve"], cwd=ROOT,
-                            env=_env(scratch), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            env=bare_env(TMPDIR=str(scratch)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         read_lines(proc.stdout, 3)

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
-from _support import read_lines
+from _support import bare_env, read_lines
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -326,7 +326,7 @@ def test_serve_with_a_custom_key_does_not_print_it() -> None:
     code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
             "from heygen_lab.cli import main; sys.exit(main(sys.argv[1:]))")
     proc = subprocess.Popen([sys.executable, "-c", code, "serve", "--key", KEY], cwd=ROOT,
-                            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+                            env=bare_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stderr is not None
