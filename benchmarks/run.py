@@ -3,8 +3,9 @@
     python benchmarks/run.py            # pip install -e '.[bench]' for the charts
 
 Each benchmark runs in its own process, one after another (they time wall clocks: running
-them side by side would skew each other). The memory benchmarks (bench_*_memory.py) are
-separate and not run here. Exits non-zero if any benchmark failed.
+them side by side would skew each other). The memory benchmarks (bench_*_memory.py) and the
+test suite's (bench_suite.py, ~45 s a run) are separate and not run here. Exits non-zero if any
+benchmark failed.
 """
 
 from __future__ import annotations
