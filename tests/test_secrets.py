@@ -326,8 +326,8 @@ def test_serve_with_a_custom_key_does_not_print_it() -> None:
     code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
             "from heygen_lab.cli import main; sys.exit(main(sys.argv[1:]))")
     proc = subprocess.Popen([sys.executable, "-c", code, "serve", "--key", KEY], cwd=ROOT,
-                            env=bare_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=bare_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     try:
         assert proc.stdout is not None and proc.stderr is not None
         first = read_lines(proc.stdout, 2) + read_lines(proc.stderr, 1)
