@@ -26,7 +26,7 @@ import re
 import socket
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
 from urllib.parse import quote, unquote
@@ -305,24 +305,16 @@ class Service:
         def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
             request = Request(environ)
             version = version_of(request.path, host)
-            with self._idle:  # stop() waits for the requests counted here, then removes storage
-                refused = self.stopping.is_set()
-                if not refused:
-                    self._active += 1
-            if refused:  # in only once stop() began (a busy machine): answered, never handled
-                response = self._render(Refusal(f"{version}.internal_error", status=503))
-            else:
-                try:
+            with self._admitted() as admitted:
+                if admitted:
                     delay, fault = self.faults.decide(request.path)
                     if delay:
                         self.stopping.wait(delay)
                     if fault is not None and fault.kind == "drop":
                         _drop(environ)
                     response = self._respond(request, host, version, fault)
-                finally:
-                    with self._idle:
-                        self._active -= 1
-                        self._idle.notify_all()
+                else:  # in only once stop() began (a busy machine): answered, never handled
+                    response = self._render(Refusal(f"{version}.internal_error", status=503))
             response.headers["X-Request-Id"] = f"emu-req-{next(self._ids):06d}"
             return response(environ, start_response)
 
@@ -331,6 +323,22 @@ class Service:
     def restart_request_ids(self) -> None:
         """Number ``X-Request-Id`` from 1 again (after :meth:`Emulator.reset`)."""
         self._ids = itertools.count(1)
+
+    @contextlib.contextmanager
+    def _admitted(self) -> Iterator[bool]:
+        """Count a request in while it is handled, unless stop() began (then yield False):
+        stop() waits for the requests counted here, then removes the storage."""
+        with self._idle:
+            admitted = not self.stopping.is_set()
+            if admitted:
+                self._active += 1
+        try:
+            yield admitted
+        finally:
+            if admitted:
+                with self._idle:
+                    self._active -= 1
+                    self._idle.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no request is being handled; False on timeout."""
