@@ -13,6 +13,7 @@ runs. Not part of ``run.py`` (each run takes ~45 s)::
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -23,29 +24,29 @@ from _common import ROOT, median, table
 GOAL_S = 40.0
 
 
-def cpu_jiffies() -> tuple[int, int] | None:
-    """(busy, idle) clock ticks of the whole machine so far, or None off Linux."""
+def machine_cpu() -> tuple[float, float] | None:
+    """(busy, idle) CPU-seconds of the whole machine since boot, or None off Linux."""
     stat = Path("/proc/stat")
     if not stat.exists():
         return None
     user, nice, system, idle, iowait, irq, softirq, steal = (
         int(v) for v in stat.read_text().split("\n", 1)[0].split()[1:9])
-    return user + nice + system + irq + softirq + steal, idle + iowait
+    tick = os.sysconf("SC_CLK_TCK")  # what /proc/stat counts in
+    return (user + nice + system + irq + softirq + steal) / tick, (idle + iowait) / tick
 
 
-def one_run() -> tuple[float, float | None, float | None, str]:
-    """Wall seconds, busy and idle CPU-seconds (None off Linux), and pytest's last line."""
-    before, start = cpu_jiffies(), time.perf_counter()
+def one_run() -> tuple[float, float | str, float | str, str]:
+    """Wall seconds, busy and idle CPU-seconds ("n/a" off Linux), and pytest's last line."""
+    before, start = machine_cpu(), time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q"], cwd=ROOT,
                           capture_output=True, text=True)
-    wall, after = time.perf_counter() - start, cpu_jiffies()
+    wall, after = time.perf_counter() - start, machine_cpu()
     last = (proc.stdout.strip().splitlines() or ["(no output)"])[-1].strip("= ")
     if proc.returncode != 0:
         raise RuntimeError(f"the suite failed (exit {proc.returncode}): {last}")
     if before is None or after is None:
-        return wall, None, None, last
-    tick = 100.0  # USER_HZ, what /proc/stat counts in on Linux
-    return wall, (after[0] - before[0]) / tick, (after[1] - before[1]) / tick, last
+        return wall, "n/a", "n/a", last
+    return wall, after[0] - before[0], after[1] - before[1], last
 
 
 def run(runs: int) -> str:
@@ -53,8 +54,7 @@ def run(runs: int) -> str:
     for n in range(1, runs + 1):
         wall, busy, idle, last = one_run()
         walls.append(wall)
-        rows.append([str(n), wall, "n/a" if busy is None else busy,
-                     "n/a" if idle is None else idle, last])
+        rows.append([str(n), wall, busy, idle, last])
         print(f"run {n}: {wall:.1f} s ({last})", file=sys.stderr, flush=True)
     text = table(f"test suite, {runs} runs back to back (python -m pytest -q)",
                  ["run", "wall s", "busy CPU-s", "idle CPU-s", "pytest"], rows)
