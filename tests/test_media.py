@@ -143,6 +143,11 @@ def test_load_media_never_crashes(data: bytes) -> None:
         assert media.size == len(data) and media.mime_type == sniff(data[:64])
 
 
+def _iso_head(brand: bytes) -> bytes:
+    """The first bytes of an ISO media file whose major (and only compatible) brand is ``brand``."""
+    return b"\x00\x00\x00\x18ftyp" + brand + b"\x00\x00\x00\x00" + brand
+
+
 def test_the_client_names_every_brand_the_emulator_knows() -> None:
     """The emulator keeps its own brand table; the client's pre-flight names the same type for
     each brand, so a refused file is called what HeyGen (as emulated) would call it."""
@@ -150,7 +155,7 @@ def test_the_client_names_every_brand_the_emulator_knows() -> None:
     from heygen_lab.emulator.facts import sniff as emulator_sniff
 
     for brand in _FTYP_BRANDS:
-        head = b"\x00\x00\x00\x18ftyp" + brand + b"\x00\x00\x00\x00" + brand
+        head = _iso_head(brand)
         assert sniff(head) == emulator_sniff(head), brand
 
 
@@ -163,7 +168,7 @@ def test_the_client_names_every_brand_the_emulator_knows() -> None:
 def test_iso_media_is_told_apart_by_its_brand(tmp_path: Path, brand: bytes, mime: str) -> None:
     from heygen_lab.emulator.facts import sniff as emulator_sniff
 
-    head = b"\x00\x00\x00\x18ftyp" + brand + b"\x00\x00\x00\x00" + brand
+    head = _iso_head(brand)
     assert sniff(head) == mime
     assert emulator_sniff(head) == mime  # the emulator keeps its own copy: both must agree
     if mime != "video/mp4":
